@@ -1,0 +1,76 @@
+/* kernels — the hot loops on plain arrays.  Knows nothing of models or files.
+ *
+ * Every SIMD kernel (kernels/*_avx2.c, built with -mavx2 -mfma -mf16c) has a portable scalar
+ * reference (the *_ref functions) and is chosen at run time: the public entry points below use
+ * the AVX2 path when the CPU has AVX2+FMA+F16C and K_FORCE_REF is not set in the environment. */
+#ifndef K_H
+#define K_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- weight formats ---------------------------------------------------------------------- */
+typedef enum { K_F32 = 0, K_BF16, K_F16, K_Q8, K_Q4, K_NTYPES } k_type;
+
+/* Quantized blocks of 32 weights along a row (cols must be a multiple of 32).
+ * q8: w = d * q, q in [-127,127].   q4: w = d * q + m, q in [0,15] (two per byte: low nibble = even
+ * index within the first half... see quant.c for the exact packing). */
+#define K_QBLOCK 32
+typedef struct { uint16_t d; int8_t q[K_QBLOCK]; } k_block_q8;               /* d is f16 */
+typedef struct { uint16_t d, m; uint8_t q[K_QBLOCK / 2]; } k_block_q4;       /* d, m are f16 */
+
+/* A row-major matrix [rows, cols] of one type; for quantized types each row is cols/32 blocks. */
+typedef struct {
+    k_type type;
+    int64_t rows, cols;
+    const void *data;
+} k_mat;
+
+const char *k_type_name(k_type t);
+size_t k_row_bytes(k_type t, int64_t cols);
+
+/* ---- conversions ------------------------------------------------------------------------- */
+float k_bf16_to_f32(uint16_t h);
+uint16_t k_f32_to_bf16(float f);            /* round to nearest even */
+float k_f16_to_f32(uint16_t h);
+uint16_t k_f32_to_f16(float f);
+/* Row r of W (any type) widened to f32 into out[cols]. */
+void k_row_to_f32(const k_mat *W, int64_t r, float *out);
+/* Quantize n f32 values (n multiple of 32) into blocks of type K_Q8 or K_Q4. */
+void k_quantize_row(k_type t, const float *x, int64_t n, void *out);
+
+/* ---- thread pool ------------------------------------------------------------------------- */
+typedef struct k_pool k_pool;
+/* fn(arg, begin, end, thread_index): process items [begin, end). */
+typedef void (*k_task_fn)(void *arg, int64_t begin, int64_t end, int tid);
+int k_pool_create(k_pool **out, int nthreads, char *err, size_t errlen);   /* nthreads<=0: cores */
+void k_pool_free(k_pool *p);
+int k_pool_threads(const k_pool *p);
+/* Splits [0, n) into contiguous ranges (multiples of grain where possible) over the threads and
+ * waits for all of them.  The calling thread takes part.  p may be NULL (runs inline). */
+void k_pool_run(k_pool *p, k_task_fn fn, void *arg, int64_t n, int64_t grain);
+
+/* ---- matrix products (threaded over p) --------------------------------------------------- */
+/* y[r] = sum_c W[r,c] * x[c],  x f32 [cols], y f32 [rows]. */
+void k_matvec(k_pool *p, const k_mat *W, const float *x, float *y);
+/* Y[t,r] = sum_c W[r,c] * X[t,c],  X f32 [n, cols], Y f32 [n, rows]. */
+void k_matmul(k_pool *p, const k_mat *W, const float *X, int64_t n, float *Y);
+/* Scalar references for the tests (single-threaded, any type). */
+void k_matvec_ref(const k_mat *W, const float *x, float *y);
+void k_matmul_ref(const k_mat *W, const float *X, int64_t n, float *Y);
+
+/* ---- vector ops -------------------------------------------------------------------------- */
+float k_dot(const float *a, const float *b, int64_t n);
+void k_axpy(float *y, float a, const float *x, int64_t n);            /* y += a*x */
+/* out = x / sqrt(mean(x^2) + eps) * (w ? w : 1); out may alias x. */
+void k_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
+float k_gelu_tanh(float x);
+void k_gelu_mul(float *g, const float *u, int64_t n);                /* g = gelu(g) * u */
+void k_softmax(float *x, int64_t n);
+/* NeoX rotate-half RoPE on one head of d dims: pairs (i, i+d/2), angle pos*inv_freq[i], i < d/2. */
+void k_rope_neox(float *x, int64_t d, const float *inv_freq, int64_t pos);
+
+/* ---- memory bandwidth -------------------------------------------------------------------- */
+/* Reads `bytes` of buf (8 AVX2 accumulators per thread, split over p); returns GB/s. */
+double k_read_bandwidth(k_pool *p, const void *buf, size_t bytes, int reps);
+
+#endif
