@@ -1,6 +1,6 @@
 /* kernels — the hot loops on plain arrays.  Knows nothing of models or files.
  *
- * Every SIMD kernel (kernels/*_avx2.c, built with -mavx2 -mfma -mf16c) has a portable scalar
+ * Every SIMD kernel (kernels/..._avx2.c, built with -mavx2 -mfma -mf16c) has a portable scalar
  * reference (the *_ref functions) and is chosen at run time: the public entry points below use
  * the AVX2 path when the CPU has AVX2+FMA+F16C and K_FORCE_REF is not set in the environment. */
 #ifndef K_H
@@ -11,9 +11,12 @@
 /* ---- weight formats ---------------------------------------------------------------------- */
 typedef enum { K_F32 = 0, K_BF16, K_F16, K_Q8, K_Q4, K_NTYPES } k_type;
 
-/* Quantized blocks of 32 weights along a row (cols must be a multiple of 32).
- * q8: w = d * q, q in [-127,127].   q4: w = d * q + m, q in [0,15] (two per byte: low nibble = even
- * index within the first half... see quant.c for the exact packing). */
+/* Quantized blocks of 32 weights along a row (cols must be a multiple of 32), blocks stored back to
+ * back with no padding (34 and 20 bytes).
+ * q8: w = d * q, q in [-127,127], d = max|w| / 127.
+ * q4: w = d * q + m, q in [0,15], m = min w, d = (max w - min w) / 15.  Byte j of q holds element j
+ *     in its low nibble and element j + 16 in its high nibble, so one 16-byte load gives elements
+ *     0..15 (low nibbles) and 16..31 (high nibbles). */
 #define K_QBLOCK 32
 typedef struct { uint16_t d; int8_t q[K_QBLOCK]; } k_block_q8;               /* d is f16 */
 typedef struct { uint16_t d, m; uint8_t q[K_QBLOCK / 2]; } k_block_q4;       /* d, m are f16 */
@@ -70,7 +73,34 @@ void k_softmax(float *x, int64_t n);
 void k_rope_neox(float *x, int64_t d, const float *inv_freq, int64_t pos);
 
 /* ---- memory bandwidth -------------------------------------------------------------------- */
-/* Reads `bytes` of buf (8 AVX2 accumulators per thread, split over p); returns GB/s. */
+/* Reads `bytes` of buf (8 AVX2 accumulators per thread, split over p) reps times; returns the GB/s
+ * of the fastest pass. */
 double k_read_bandwidth(k_pool *p, const void *buf, size_t bytes, int reps);
+
+/* ---- explicit paths: the entry points above pick one; exposed for tests and measurements ---- */
+int k_have_avx2(void);                        /* CPU has AVX2 + FMA + F16C */
+int k_pool_simd(const k_pool *p);             /* p's kernels take the AVX2 path (NULL: k_have_avx2) */
+
+/* The activation x of a q8/q4 product, quantized once per call: q = round(x / d), d = max|x| / 127,
+ * ds = d * sum(q) (for the q4 min term). */
+typedef struct { float d, ds; int8_t q[K_QBLOCK]; } k_block_x8;
+void k_quantize_x8_ref(const float *x, int64_t n, k_block_x8 *out);
+void k_quantize_x8_avx2(const float *x, int64_t n, k_block_x8 *out);
+/* y[r - r0] = row r of W . x for r in [r0, r1).  x is f32 [cols] for float types and k_block_x8
+ * [cols / 32] for K_Q8 / K_Q4. */
+void k_rows_ref(const k_mat *W, const void *x, int64_t r0, int64_t r1, float *y);
+void k_rows_avx2(const k_mat *W, const void *x, int64_t r0, int64_t r1, float *y);
+
+uint64_t k_read_sum_ref(const void *buf, size_t bytes);     /* XOR of the 8-byte words */
+uint64_t k_read_sum_avx2(const void *buf, size_t bytes);
+
+float k_dot_ref(const float *a, const float *b, int64_t n);
+float k_dot_avx2(const float *a, const float *b, int64_t n);
+void k_axpy_ref(float *y, float a, const float *x, int64_t n);
+void k_axpy_avx2(float *y, float a, const float *x, int64_t n);
+void k_gelu_mul_ref(float *g, const float *u, int64_t n);
+void k_gelu_mul_avx2(float *g, const float *u, int64_t n);
+void k_softmax_ref(float *x, int64_t n);
+void k_softmax_avx2(float *x, int64_t n);
 
 #endif

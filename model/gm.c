@@ -1,0 +1,251 @@
+/* The Gemma 4 text decoder's forward pass over a chunk of new tokens on top of the session's cache.
+ * Reads alongside spec/gemma4-text.md §1–§2; step numbers in comments are the spec's.  No SIMD here:
+ * the arithmetic is in kernels/. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "model/gm_sess.h"
+
+/* Y[T, W.rows] = X[T, W.cols] · Wᵀ */
+static void linear(gm_session *s, const k_mat *W, const float *X, int T, float *Y) {
+    if (T == 1) k_matvec(s->m->pool, W, X, Y);
+    else k_matmul(s->m->pool, W, X, T, Y);
+}
+
+static void rms_rows(float *out, const float *x, const float *w, int T, int64_t n, float eps) {
+    for (int t = 0; t < T; t++) k_rmsnorm(out + t * n, x + t * n, w, n, eps);
+}
+
+/* Steps 1–2: scaled embeddings into s->h and, with PLE, the per-layer inputs into s->ple. */
+static void embed(gm_session *s, const int32_t *ids, int T) {
+    const gm_model *m = s->m;
+    const cfg_model *c = &m->cfg;
+    int64_t H = c->hidden, P = c->ple_dim, LP = (int64_t)c->n_layers * P;
+    const float scale = (float)sqrt((double)H);
+    for (int t = 0; t < T; t++) {
+        float *x = s->h + t * H;
+        k_row_to_f32(&m->embed, ids[t], x);
+        for (int64_t i = 0; i < H; i++) x[i] *= scale;
+    }
+    if (P <= 0) return;
+    linear(s, &m->ple_model_proj, s->h, T, s->ple);                 /* 2b, from the scaled embedding */
+    const float proj_scale = (float)(1.0 / sqrt((double)H)), row_scale = (float)sqrt((double)P);
+    const float mix = (float)(1.0 / sqrt(2.0));
+    for (int t = 0; t < T; t++) {
+        float *b = s->ple + t * LP;
+        for (int64_t i = 0; i < LP; i++) b[i] *= proj_scale;
+        for (int l = 0; l < c->n_layers; l++) k_rmsnorm(b + l * P, b + l * P, m->ple_norm, P, (float)c->eps);
+        k_row_to_f32(&m->ple_embed, ids[t], s->ple_row);            /* 2a: only this row is read */
+        for (int64_t i = 0; i < LP; i++) b[i] = (s->ple_row[i] * row_scale + b[i]) * mix;   /* 2c */
+    }
+}
+
+typedef struct {
+    gm_session *s;
+    const gm_layer *ly;
+    int l, T, p0;
+} attn_job;
+
+/* Steps 8–10 for (token, query head) pairs: scores over the allowed keys, softmax, weighted values. */
+static void attn_task(void *arg, int64_t begin, int64_t end, int tid) {
+    const attn_job *j = arg;
+    gm_session *s = j->s;
+    const cfg_model *c = &s->m->cfg;
+    int src = c->kv_source[j->l], d = j->ly->d, nq = c->n_heads, nkv = j->ly->nkv;
+    int cap = s->cap[src], group = nq / nkv;
+    const float *K = s->kc[src], *V = s->vc[src];
+    float *sc = s->scores[tid];
+    for (int64_t it = begin; it < end; it++) {
+        int t = (int)(it / nq), n = (int)(it % nq), g = n / group;
+        int p = j->p0 + t;
+        int lo = c->type[j->l] == CFG_SLIDING ? p - c->sliding_window + 1 : 0;
+        if (lo < 0) lo = 0;
+        const float *q = s->q + ((size_t)t * nq + n) * d;
+        for (int k = lo; k <= p; k++) sc[k - lo] = k_dot(q, K + ((size_t)(k % cap) * nkv + g) * d, d);
+        k_softmax(sc, p - lo + 1);
+        float *o = s->att + ((size_t)t * nq + n) * d;
+        memset(o, 0, (size_t)d * sizeof *o);
+        for (int k = lo; k <= p; k++) k_axpy(o, sc[k - lo], V + ((size_t)(k % cap) * nkv + g) * d, d);
+    }
+}
+
+/* Steps 4–12. */
+static void attention(gm_session *s, int l, int T, int p0) {
+    const gm_model *m = s->m;
+    const cfg_model *c = &m->cfg;
+    const gm_layer *ly = &m->layers[l];
+    int64_t H = c->hidden;
+    int d = ly->d, nq = c->n_heads, nkv = ly->nkv;
+    float eps = (float)c->eps;
+    rms_rows(s->a, s->h, ly->in_norm, T, H, eps);                                  /* 4 */
+    linear(s, &ly->q, s->a, T, s->q);                                              /* 5 */
+    for (int t = 0; t < T; t++)
+        for (int n = 0; n < nq; n++) {                                             /* 6 */
+            float *q = s->q + ((size_t)t * nq + n) * d;
+            k_rmsnorm(q, q, ly->q_norm, d, eps);
+            k_rope_neox(q, d, ly->inv_freq, p0 + t);
+        }
+    if (c->kv_source[l] == l) {                                                    /* 7 */
+        linear(s, &ly->k, s->a, T, s->k);
+        if (ly->v.data) linear(s, &ly->v, s->a, T, s->v);
+        else memcpy(s->v, s->k, (size_t)T * nkv * d * sizeof(float));            /* V = raw K */
+        int cap = s->cap[l];
+        for (int t = 0; t < T; t++) {
+            size_t slot = (size_t)((p0 + t) % cap) * nkv * d;
+            for (int g = 0; g < nkv; g++) {
+                float *k = s->k + ((size_t)t * nkv + g) * d, *v = s->v + ((size_t)t * nkv + g) * d;
+                k_rmsnorm(k, k, ly->k_norm, d, eps);
+                k_rope_neox(k, d, ly->inv_freq, p0 + t);
+                k_rmsnorm(v, v, NULL, d, eps);
+            }
+            memcpy(s->kc[l] + slot, s->k + (size_t)t * nkv * d, (size_t)nkv * d * sizeof(float));
+            memcpy(s->vc[l] + slot, s->v + (size_t)t * nkv * d, (size_t)nkv * d * sizeof(float));
+        }
+    }
+    attn_job job = {s, ly, l, T, p0};
+    k_pool_run(m->pool, attn_task, &job, (int64_t)T * nq, 1);                      /* 8–10 */
+    linear(s, &ly->o, s->att, T, s->o);                                            /* 11 */
+    rms_rows(s->o, s->o, ly->post_attn_norm, T, H, eps);                           /* 12 */
+    for (int64_t i = 0; i < T * H; i++) s->h[i] += s->o[i];
+}
+
+/* Gated GELU MLP: out = W_down(gelu(W_gate x) * W_up x). */
+static void mlp(gm_session *s, const k_mat *gate, const k_mat *up, const k_mat *down, const float *x, int T, float *out) {
+    int64_t I = gate->rows;
+    linear(s, gate, x, T, s->g);
+    linear(s, up, x, T, s->u);
+    k_gelu_mul(s->g, s->u, (int64_t)T * I);
+    linear(s, down, s->g, T, out);
+}
+
+/* §2: routed experts of one token, into s->acc (before post_feedforward_layernorm_2). */
+static void experts(gm_session *s, const gm_layer *ly, const float *h, float *xe) {
+    const cfg_model *c = &s->m->cfg;
+    int64_t H = c->hidden, M = c->moe_inter;
+    int E = c->n_experts, K = c->top_k_experts;
+    float eps = (float)c->eps;
+    k_rmsnorm(s->acc, h, NULL, H, eps);                                 /* router input: RMS_∅(h)·s_r/√H */
+    const float rs = (float)(1.0 / sqrt((double)H));
+    for (int64_t i = 0; i < H; i++) s->acc[i] *= ly->router_scale[i] * rs;
+    k_matvec(s->m->pool, &ly->router, s->acc, s->router);
+    k_softmax(s->router, E);
+    int pick[64];
+    float w[64], sum = 0;
+    for (int k = 0; k < K; k++) {                                       /* top-k by probability */
+        int best = -1;
+        for (int e = 0; e < E; e++) {
+            int taken = 0;
+            for (int q = 0; q < k; q++) taken |= pick[q] == e;
+            if (!taken && (best < 0 || s->router[e] > s->router[best])) best = e;
+        }
+        pick[k] = best;
+        w[k] = s->router[best];
+        sum += w[k];
+    }
+    memset(s->acc, 0, (size_t)H * sizeof(float));
+    for (int k = 0; k < K; k++) {
+        int e = pick[k];
+        float weight = w[k] / sum * ly->expert_scale[e];
+        k_matvec(s->m->pool, &ly->exp_gate_up[e], xe, s->g);           /* [gate; up] */
+        k_gelu_mul(s->g, s->g + M, M);
+        k_matvec(s->m->pool, &ly->exp_down[e], s->g, s->y1);
+        k_axpy(s->acc, weight, s->y1, H);
+    }
+}
+
+/* Steps 13–15, or §2 for MoE layers. */
+static void feed_forward(gm_session *s, int l, int T) {
+    const gm_model *m = s->m;
+    const cfg_model *c = &m->cfg;
+    const gm_layer *ly = &m->layers[l];
+    int64_t H = c->hidden;
+    float eps = (float)c->eps;
+    rms_rows(s->a, s->h, ly->pre_ff_norm, T, H, eps);
+    mlp(s, &ly->gate, &ly->up, &ly->down, s->a, T, s->y);
+    if (c->moe) {
+        rms_rows(s->y, s->y, ly->post_ff1_norm, T, H, eps);                       /* y1 */
+        for (int t = 0; t < T; t++) {
+            float *xe = s->o;                                                      /* [H] scratch */
+            k_rmsnorm(xe, s->h + t * H, ly->pre_ff2_norm, H, eps);
+            experts(s, ly, s->h + t * H, xe);
+            k_rmsnorm(s->acc, s->acc, ly->post_ff2_norm, H, eps);                 /* y2 */
+            k_axpy(s->y + t * H, 1.0f, s->acc, H);
+        }
+    }
+    rms_rows(s->y, s->y, ly->post_ff_norm, T, H, eps);
+    for (int64_t i = 0; i < T * H; i++) s->h[i] += s->y[i];
+}
+
+/* Steps 16–17. */
+static void per_layer_input(gm_session *s, int l, int T) {
+    const gm_model *m = s->m;
+    const cfg_model *c = &m->cfg;
+    const gm_layer *ly = &m->layers[l];
+    int64_t H = c->hidden, P = c->ple_dim, LP = (int64_t)c->n_layers * P;
+    linear(s, &ly->ple_gate, s->h, T, s->pg);
+    for (int t = 0; t < T; t++) {
+        float *g = s->pg + t * P;
+        const float *p = s->ple + t * LP + l * P;
+        for (int64_t i = 0; i < P; i++) g[i] = k_gelu_tanh(g[i]) * p[i];
+    }
+    linear(s, &ly->ple_proj, s->pg, T, s->o);
+    rms_rows(s->o, s->o, ly->post_ple_norm, T, H, (float)c->eps);
+    for (int64_t i = 0; i < T * H; i++) s->h[i] += s->o[i];
+}
+
+/* Steps 19–21 for rows [first, T) of the chunk, into out[(T - first), V]. */
+static void logits(gm_session *s, int first, int T, float *out) {
+    const gm_model *m = s->m;
+    const cfg_model *c = &m->cfg;
+    int64_t H = c->hidden, V = c->vocab, n = T - first;
+    rms_rows(s->a, s->h + first * H, m->final_norm, (int)n, H, (float)c->eps);
+    linear(s, &m->head, s->a, (int)n, out);
+    if (c->final_softcap > 0) {
+        float cap = (float)c->final_softcap;
+        for (int64_t i = 0; i < n * V; i++) out[i] = tanhf(out[i] / cap) * cap;
+    }
+}
+
+static void forward_chunk(gm_session *s, const int32_t *ids, int T, float *out, int all_rows) {
+    const cfg_model *c = &s->m->cfg;
+    int p0 = s->pos;
+    embed(s, ids, T);
+    for (int l = 0; l < c->n_layers; l++) {
+        attention(s, l, T, p0);
+        feed_forward(s, l, T);
+        if (c->ple_dim > 0) per_layer_input(s, l, T);
+        float sc = s->m->layers[l].scalar;                                         /* 18 */
+        if (sc != 1.0f)
+            for (int64_t i = 0; i < (int64_t)T * c->hidden; i++) s->h[i] *= sc;
+    }
+    s->pos += T;
+    if (out) logits(s, all_rows ? 0 : T - 1, T, out);
+}
+
+int gm_session_feed(gm_session *s, const int32_t *ids, int n, float *out, int all_rows, char *err, size_t errlen) {
+    const cfg_model *c = &s->m->cfg;
+    if (n <= 0) {
+        snprintf(err, errlen, "nothing to feed");
+        return -1;
+    }
+    if (n > s->ctx - s->pos) {
+        snprintf(err, errlen, "context full: %d tokens do not fit (%d of %d positions used)", n, s->pos, s->ctx);
+        return -1;
+    }
+    int limit = c->ple_dim > 0 && c->ple_vocab < c->vocab ? c->ple_vocab : c->vocab;
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= limit) {
+            snprintf(err, errlen, "token id %d is out of range (vocabulary size %d)", ids[i], limit);
+            return -1;
+        }
+    for (int done = 0; done < n;) {
+        int T = n - done < s->chunk ? n - done : s->chunk;
+        int last = done + T == n;
+        float *rows = NULL;
+        if (out && all_rows) rows = out + (size_t)done * c->vocab;
+        else if (out && last) rows = out;
+        forward_chunk(s, ids + done, T, rows, all_rows);
+        done += T;
+    }
+    return 0;
+}

@@ -1,0 +1,24 @@
+/* Internal layout of gm_session, shared by gm_session.c (the cache) and gm.c (the forward pass). */
+#ifndef GM_SESS_H
+#define GM_SESS_H
+#include "model/gm_int.h"
+
+#define GM_CHUNK 64            /* tokens per pass through the layers; longer feeds are split */
+
+struct gm_session {
+    gm_model *m;
+    int ctx, pos, chunk, threads;
+    int *cap;                  /* per layer: positions its K/V buffers hold (0: KV-shared layer) */
+    float **kc, **vc;          /* per layer: [cap, nkv*d], position p at slot p % cap */
+    /* scratch for one chunk of T <= chunk tokens */
+    float *h, *a, *o, *y, *y1; /* [T, H] */
+    float *q, *att;            /* [T, Nq*d] */
+    float *k, *v;              /* [T, Nkv*d] */
+    float *g, *u;              /* [T, I] */
+    float *ple;                /* [T, L*P] per-layer inputs */
+    float *pg;                 /* [T, P] */
+    float *ple_row;            /* [L*P] one row of the per-layer embedding table */
+    float *router, *acc;       /* MoE: [E], [H] */
+    float **scores;            /* per thread: [ctx] attention scores */
+};
+#endif
