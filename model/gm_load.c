@@ -9,6 +9,7 @@
 
 typedef struct {
     gm_model *m;
+    const char *dir;
     const char *prefix;        /* "model." or "model.language_model." */
     char *err;
     size_t errlen;
@@ -26,7 +27,7 @@ static const st_tensor *find(loader *L, const char *name, int ndim, const int64_
     snprintf(full, sizeof full, "%s%s", L->prefix, name);
     const st_tensor *t = st_find(L->m->st, full);
     if (!t) {
-        if (!optional) snprintf(L->err, L->errlen, "checkpoint: missing tensor '%s'", full);
+        if (!optional) snprintf(L->err, L->errlen, "%s: missing tensor '%s'", L->dir, full);
         return NULL;
     }
     int ok = t->ndim == ndim;
@@ -223,7 +224,7 @@ int gm_load(gm_model **out, const char *dir, const gm_load_opts *opts, char *err
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    loader L = {m, "model.", err, errlen};
+    loader L = {m, dir, "model.", err, errlen};
     if (cfg_load(&m->cfg, dir, err, errlen) || st_open_dir(&m->st, dir, err, errlen)) goto fail;
     const cfg_model *c = &m->cfg;
     if (st_find(m->st, "model.language_model.embed_tokens.weight")) L.prefix = "model.language_model.";
