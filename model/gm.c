@@ -118,38 +118,66 @@ static void mlp(gm_session *s, const k_mat *gate, const k_mat *up, const k_mat *
     linear(s, down, s->g, T, out);
 }
 
-/* §2: routed experts of one token, into s->acc (before post_feedforward_layernorm_2). */
-static void experts(gm_session *s, const gm_layer *ly, const float *h, float *xe) {
+/* §2 router for T tokens: picks the top-k experts of each token and their weights (renormalised,
+ * times per_expert_scale) into s->pick / s->pick_w [T, k]. */
+static void route(gm_session *s, const gm_layer *ly, int T) {
+    const cfg_model *c = &s->m->cfg;
+    int64_t H = c->hidden;
+    int E = c->n_experts, K = c->top_k_experts;
+    const float rs = (float)(1.0 / sqrt((double)H));
+    for (int t = 0; t < T; t++) {                       /* router input: RMS_∅(h) · s_r / √H */
+        float *u = s->xg + t * H;
+        k_rmsnorm(u, s->h + t * H, NULL, H, (float)c->eps);
+        for (int64_t i = 0; i < H; i++) u[i] *= ly->router_scale[i] * rs;
+    }
+    linear(s, &ly->router, s->xg, T, s->router);
+    for (int t = 0; t < T; t++) {
+        float *p = s->router + (size_t)t * E, sum = 0;
+        int *pick = s->pick + t * K;
+        float *w = s->pick_w + t * K;
+        k_softmax(p, E);
+        for (int k = 0; k < K; k++) {                   /* top-k by probability, lowest id on ties */
+            int best = -1;
+            for (int e = 0; e < E; e++) {
+                int taken = 0;
+                for (int q = 0; q < k; q++) taken |= pick[q] == e;
+                if (!taken && (best < 0 || p[e] > p[best])) best = e;
+            }
+            pick[k] = best;
+            sum += w[k] = p[best];
+        }
+        for (int k = 0; k < K; k++) w[k] = w[k] / sum * ly->expert_scale[pick[k]];
+    }
+}
+
+/* §2 experts: each expert runs once over the tokens routed to it (a matrix product in prefill);
+ * s->acc[T, H] receives Σ ω_e · out_e. */
+static void experts(gm_session *s, const gm_layer *ly, int T) {
     const cfg_model *c = &s->m->cfg;
     int64_t H = c->hidden, M = c->moe_inter;
     int E = c->n_experts, K = c->top_k_experts;
-    float eps = (float)c->eps;
-    k_rmsnorm(s->acc, h, NULL, H, eps);                                 /* router input: RMS_∅(h)·s_r/√H */
-    const float rs = (float)(1.0 / sqrt((double)H));
-    for (int64_t i = 0; i < H; i++) s->acc[i] *= ly->router_scale[i] * rs;
-    k_matvec(s->m->pool, &ly->router, s->acc, s->router);
-    k_softmax(s->router, E);
-    int pick[64];
-    float w[64], sum = 0;
-    for (int k = 0; k < K; k++) {                                       /* top-k by probability */
-        int best = -1;
-        for (int e = 0; e < E; e++) {
-            int taken = 0;
-            for (int q = 0; q < k; q++) taken |= pick[q] == e;
-            if (!taken && (best < 0 || s->router[e] > s->router[best])) best = e;
+    rms_rows(s->xe, s->h, ly->pre_ff2_norm, T, H, (float)c->eps);
+    route(s, ly, T);
+    memset(s->acc, 0, (size_t)T * H * sizeof(float));
+    for (int e = 0; e < E; e++) {
+        int n = 0;
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < K; k++)
+                if (s->pick[t * K + k] == e) {
+                    s->rows[n] = t;
+                    s->row_w[n] = s->pick_w[t * K + k];
+                    memcpy(s->xg + n * H, s->xe + t * H, (size_t)H * sizeof(float));
+                    n++;
+                }
+        if (!n) continue;                                /* never touched: its pages stay unread */
+        linear(s, &ly->exp_gate_up[e], s->xg, n, s->g);  /* [n, 2M]: gate rows first, then up */
+        for (int r = 0; r < n; r++) {
+            float *g = s->g + (int64_t)r * 2 * M;
+            k_gelu_mul(g, g + M, M);
+            memmove(s->u + r * M, g, (size_t)M * sizeof(float));
         }
-        pick[k] = best;
-        w[k] = s->router[best];
-        sum += w[k];
-    }
-    memset(s->acc, 0, (size_t)H * sizeof(float));
-    for (int k = 0; k < K; k++) {
-        int e = pick[k];
-        float weight = w[k] / sum * ly->expert_scale[e];
-        k_matvec(s->m->pool, &ly->exp_gate_up[e], xe, s->g);           /* [gate; up] */
-        k_gelu_mul(s->g, s->g + M, M);
-        k_matvec(s->m->pool, &ly->exp_down[e], s->g, s->y1);
-        k_axpy(s->acc, weight, s->y1, H);
+        linear(s, &ly->exp_down[e], s->u, n, s->o);
+        for (int r = 0; r < n; r++) k_axpy(s->acc + s->rows[r] * H, s->row_w[r], s->o + r * H, H);
     }
 }
 
@@ -164,13 +192,9 @@ static void feed_forward(gm_session *s, int l, int T) {
     mlp(s, &ly->gate, &ly->up, &ly->down, s->a, T, s->y);
     if (c->moe) {
         rms_rows(s->y, s->y, ly->post_ff1_norm, T, H, eps);                       /* y1 */
-        for (int t = 0; t < T; t++) {
-            float *xe = s->o;                                                      /* [H] scratch */
-            k_rmsnorm(xe, s->h + t * H, ly->pre_ff2_norm, H, eps);
-            experts(s, ly, s->h + t * H, xe);
-            k_rmsnorm(s->acc, s->acc, ly->post_ff2_norm, H, eps);                 /* y2 */
-            k_axpy(s->y + t * H, 1.0f, s->acc, H);
-        }
+        experts(s, ly, T);
+        rms_rows(s->acc, s->acc, ly->post_ff2_norm, T, H, eps);                   /* y2 */
+        for (int64_t i = 0; i < T * H; i++) s->y[i] += s->acc[i];
     }
     rms_rows(s->y, s->y, ly->post_ff_norm, T, H, eps);
     for (int64_t i = 0; i < T * H; i++) s->h[i] += s->y[i];

@@ -18,7 +18,10 @@ struct gm_session {
     float *ple;                /* [T, L*P] per-layer inputs */
     float *pg;                 /* [T, P] */
     float *ple_row;            /* [L*P] one row of the per-layer embedding table */
-    float *router, *acc;       /* MoE: [E], [H] */
+    float *router;             /* MoE: [T, E] router probabilities */
+    float *xe, *xg, *acc;      /* MoE: [T, H] expert input, gathered rows, weighted expert sum */
+    int *pick, *rows;          /* MoE: [T, k] chosen experts; [T] rows routed to one expert */
+    float *pick_w, *row_w;     /* MoE: their weights */
     float **scores;            /* per thread: [ctx] attention scores */
 };
 #endif

@@ -50,9 +50,16 @@ int gm_session_create(gm_session **out, gm_model *m, int ctx, int rewind, char *
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         if (!(*bufs[i] = malloc(sizes[i] * sizeof(float)))) goto oom;
     if (c->moe) {
-        s->router = malloc((size_t)c->n_experts * sizeof(float));
-        s->acc = malloc(H * sizeof(float));
-        if (!s->router || !s->acc) goto oom;
+        size_t TK = T * (size_t)c->top_k_experts;
+        s->router = malloc(T * (size_t)c->n_experts * sizeof(float));
+        s->xe = malloc(T * H * sizeof(float));
+        s->xg = malloc(T * H * sizeof(float));
+        s->acc = malloc(T * H * sizeof(float));
+        s->pick = malloc(TK * sizeof(int));
+        s->pick_w = malloc(TK * sizeof(float));
+        s->rows = malloc(T * sizeof(int));
+        s->row_w = malloc(T * sizeof(float));
+        if (!s->router || !s->xe || !s->xg || !s->acc || !s->pick || !s->pick_w || !s->rows || !s->row_w) goto oom;
     }
     s->scores = calloc((size_t)s->threads, sizeof *s->scores);
     if (!s->scores) goto oom;
@@ -74,11 +81,13 @@ void gm_session_free(gm_session *s) {
             free(s->vc[l]);
         }
     free(s->kc); free(s->vc); free(s->cap);
-    float *bufs[] = {s->h, s->a, s->o, s->y, s->y1, s->q, s->k, s->v, s->att, s->g, s->u, s->ple, s->pg, s->ple_row, s->router, s->acc};
+    float *bufs[] = {s->h, s->a, s->o, s->y, s->y1, s->q, s->k, s->v, s->att, s->g, s->u, s->ple, s->pg, s->ple_row, s->router, s->xe, s->xg, s->acc, s->pick_w, s->row_w};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     if (s->scores)
         for (int t = 0; t < s->threads; t++) free(s->scores[t]);
     free(s->scores);
+    free(s->pick);
+    free(s->rows);
     free(s);
 }
 
