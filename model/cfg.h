@@ -42,11 +42,13 @@ typedef struct {
     int kv_source[CFG_MAX_LAYERS];       /* layer whose K/V this layer uses (itself if it owns KV) */
     int first_shared;                    /* F = n_layers - n_kv_shared */
     int nested;                          /* 1 if read from text_config (published layout) */
-    /* generation_config.json (defaults when the file is absent) */
+    /* generation_config.json; keys it lacks (or the whole file) default to do_sample 0, temperature 1,
+     * top_k 0 (off), top_p 1, min_p 0, and bos/pad/eos from config.json (the published layout's
+     * top-level ids before text_config's; eos [1] when neither has one) */
     int do_sample;
     double temperature, top_p, min_p;
     int top_k;
-    int bos_id, pad_id;
+    int bos_id, pad_id;        /* 2 and 0 (transformers' defaults) when neither file gives one */
     int eos_ids[CFG_MAX_EOS];
     int n_eos;
 } cfg_model;

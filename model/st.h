@@ -21,7 +21,8 @@ typedef struct {
 typedef struct st_archive st_archive;
 
 /* A checkpoint directory: model.safetensors.index.json if present (every shard it names must exist
- * inside dir), else every *.safetensors file in dir (usually model.safetensors). */
+ * inside dir and hold the tensors listed for it), else model.safetensors.  Tensor data is aligned only
+ * as the file aligns it (files written by transformers or st_write align every tensor to its dtype). */
 int st_open_dir(st_archive **out, const char *dir, char *err, size_t errlen);
 /* One .safetensors file. */
 int st_open_file(st_archive **out, const char *path, char *err, size_t errlen);

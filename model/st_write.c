@@ -1,0 +1,167 @@
+/* st_write: a safetensors file written to a temporary name beside the target, synced, then renamed,
+ * so a reader never sees a partial file and a failed write leaves the old one intact. */
+#include "model/st.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *buf, size_t n) {
+    const char *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int check_tensors(const char *path, const st_tensor *ts, size_t n, char *err, size_t errlen) {
+    for (size_t i = 0; i < n; i++) {
+        const st_tensor *t = &ts[i];
+        if (!t->name || !strcmp(t->name, "__metadata__")) {
+            snprintf(err, errlen, "%s: tensor %zu: name %s is missing or reserved", path, i,
+                     t->name ? t->name : "(null)");
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(ts[j].name, t->name)) {
+                snprintf(err, errlen, "%s: tensor '%s' is given twice", path, t->name);
+                return -1;
+            }
+        size_t want = st_dtype_size(t->dtype);
+        int bad = !want || t->ndim < 0 || t->ndim > ST_MAX_DIMS;
+        for (int d = 0; !bad && d < t->ndim; d++)
+            bad = t->shape[d] < 0 || (uint64_t)t->shape[d] > SIZE_MAX ||
+                  __builtin_mul_overflow(want, (size_t)t->shape[d], &want);
+        if (bad || want != t->nbytes || (t->nbytes && !t->data)) {
+            snprintf(err, errlen, "%s: tensor '%s': dtype, shape, nbytes (%zu) and data disagree", path, t->name,
+                     t->nbytes);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The header keeps the caller's order, but the data is laid out by element size, largest first, so
+ * every tensor is aligned to its dtype (the region itself starts 8-aligned). */
+static void data_order(const st_tensor *ts, size_t n, size_t *order) {
+    size_t k = 0;
+    for (size_t esz = 8; esz >= 1; esz /= 2)
+        for (size_t i = 0; i < n; i++)
+            if (st_dtype_size(ts[i].dtype) == esz) order[k++] = i;
+}
+
+/* The header text, padded with spaces to a multiple of 8 so the data region starts aligned. */
+static char *build_header(const char *path, const st_tensor *ts, size_t n, const size_t *order, size_t *hlen, char *err,
+                          size_t errlen) {
+    uint64_t *offs = malloc((n ? n : 1) * sizeof *offs), at = 0;
+    json_object *h = json_object_new_object(), *meta = json_object_new_object();
+    char *out = NULL;
+    if (!offs || !h || !meta) goto done;
+    for (size_t k = 0; k < n; k++) {
+        offs[order[k]] = at;
+        at += ts[order[k]].nbytes;
+    }
+    json_object_object_add(meta, "format", json_object_new_string("pt"));
+    json_object_object_add(h, "__metadata__", meta);
+    meta = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const st_tensor *t = &ts[i];
+        json_object *e = json_object_new_object(), *shape = json_object_new_array(), *off = json_object_new_array();
+        if (!e || !shape || !off || json_object_object_add(h, t->name, e) < 0) {
+            json_object_put(e);
+            json_object_put(shape);
+            json_object_put(off);
+            goto done;
+        }
+        for (int d = 0; d < t->ndim; d++) json_object_array_add(shape, json_object_new_int64(t->shape[d]));
+        json_object_array_add(off, json_object_new_uint64(offs[i]));
+        json_object_array_add(off, json_object_new_uint64(offs[i] + t->nbytes));
+        json_object_object_add(e, "dtype", json_object_new_string(st_dtype_name(t->dtype)));
+        json_object_object_add(e, "shape", shape);
+        json_object_object_add(e, "data_offsets", off);
+    }
+    const char *s = json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    size_t len = s ? strlen(s) : 0, padded = (len + 7) & ~(size_t)7;
+    if (s && (out = malloc(padded))) {
+        memcpy(out, s, len);
+        memset(out + len, ' ', padded - len);
+        *hlen = padded;
+    }
+done:
+    if (!out) snprintf(err, errlen, "%s: out of memory", path);
+    json_object_put(meta);
+    json_object_put(h);
+    free(offs);
+    return out;
+}
+
+/* Makes the rename durable; failure here cannot damage either file, so it is not reported. */
+static void sync_dir(const char *path) {
+    char *copy = strdup(path);
+    if (!copy) return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+int st_write(const char *path, const st_tensor *tensors, size_t n, char *err, size_t errlen) {
+    size_t hlen;
+    if (check_tensors(path, tensors, n, err, errlen) < 0) return -1;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    if (!order) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    data_order(tensors, n, order);
+    char *hdr = build_header(path, tensors, n, order, &hlen, err, errlen);
+    size_t tl = strlen(path) + 16;
+    char *tmp = hdr ? malloc(tl) : NULL;
+    if (!tmp) {
+        if (hdr) snprintf(err, errlen, "%s: out of memory", path);
+        free(hdr);
+        free(order);
+        return -1;
+    }
+    snprintf(tmp, tl, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        free(tmp);
+        free(hdr);
+        free(order);
+        return -1;
+    }
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+    int ok = fchmod(fd, 0644) == 0 && write_all(fd, len8, 8) == 0 && write_all(fd, hdr, hlen) == 0;
+    for (size_t k = 0; ok && k < n; k++) ok = write_all(fd, tensors[order[k]].data, tensors[order[k]].nbytes) == 0;
+    ok = ok && fsync(fd) == 0;
+    int saved = errno;
+    if (close(fd) != 0 && ok) ok = 0, saved = errno;
+    if (ok && rename(tmp, path) != 0) ok = 0, saved = errno;
+    if (!ok) {
+        snprintf(err, errlen, "%s: write failed: %s", path, strerror(saved));
+        unlink(tmp);
+    } else {
+        sync_dir(path);
+    }
+    free(tmp);
+    free(hdr);
+    free(order);
+    return ok ? 0 : -1;
+}
