@@ -8,7 +8,7 @@
 
 static int t_failures;
 
-static void t_result(int ok, const char *name, const char *fmt, ...) {
+static inline void t_result(int ok, const char *name, const char *fmt, ...) {
     printf("%s: %s", ok ? "PASS" : "FAIL", name);
     if (!ok && fmt) {
         va_list ap;
@@ -26,10 +26,10 @@ static void t_result(int ok, const char *name, const char *fmt, ...) {
 #define T_CHECK(cond, name, ...) t_result((cond) ? 1 : 0, (name), __VA_ARGS__)
 
 /* Directory of unpacked fixtures (set by tests/run.sh). */
-static const char *t_data(void) {
+static inline const char *t_data(void) {
     const char *d = getenv("GC_TESTDATA");
     return d ? d : "build/testdata";
 }
 
-static int t_exit(void) { return t_failures ? 1 : 0; }
+static inline int t_exit(void) { return t_failures ? 1 : 0; }
 #endif
