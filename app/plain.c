@@ -1,0 +1,256 @@
+/* Plain mode: stdout carries only replies and command output, so `gemmachat -p Q > answer` and
+ * pipelines work; notices, errors and thinking go to stderr. */
+#include "app/plain.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "app/cmd.h"
+
+/* Set by SIGINT; polled between tokens and prefill chunks. */
+static volatile sig_atomic_t plain_sigint;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    plain_sigint++;
+}
+
+typedef struct {
+    int broken;          /* stdout is gone (EPIPE): stop quietly */
+    int thinking;        /* a thought is being written to stderr */
+    int failed;          /* stdout failed for another reason */
+    int write_errno;
+} plain;
+
+static void out(plain *p, FILE *f, const char *s, size_t n) {
+    if (f == stdout && (p->broken || p->failed)) return;
+    if ((n && fwrite(s, 1, n, f) != n) || fflush(f) == EOF) {
+        if (f != stdout) return;
+        if (errno == EPIPE) p->broken = 1;
+        else p->failed = 1, p->write_errno = errno;
+    }
+}
+
+static void end_thought(plain *p) {
+    if (p->thinking) out(p, stderr, "\n", 1);
+    p->thinking = 0;
+}
+
+static void on_text(void *ud, const char *s, size_t n, int thought) {
+    plain *p = ud;
+    if (thought && !p->thinking) out(p, stderr, "[thinking] ", 11);
+    if (!thought) end_thought(p);
+    p->thinking = thought;
+    out(p, thought ? stderr : stdout, s, n);
+}
+
+static int cancelled(void *ud) {
+    const plain *p = ud;
+    return plain_sigint || p->broken || p->failed;
+}
+
+static void on_notice(void *ud, const char *msg) {
+    plain *p = ud;
+    end_thought(p);
+    fprintf(stderr, "gemmachat: %s\n", msg);
+}
+
+static void print(void *ud, const char *s, size_t n, int err) { out(ud, err ? stderr : stdout, s, n); }
+
+static void on_reply(void *ud, const tr_message *m) {
+    plain *p = ud;
+    end_thought(p);
+    out(p, stdout, "\n", 1);
+    if (!strcmp(m->stop, "stopped_early") && !p->broken) fprintf(stderr, "gemmachat: [interrupted]\n");
+}
+
+static cmd_io make_io(plain *p) {
+    return (cmd_io){.ud = p, .print = print, .on_reply = on_reply,
+                    .chat = {.ud = p, .on_text = on_text, .cancelled = cancelled, .on_notice = on_notice}};
+}
+
+static void install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;     /* no SA_RESTART: a blocked read returns so Ctrl-C is seen */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);      /* a closed stdout becomes EPIPE: a clean end, not a kill */
+}
+
+/* One input through the command layer; returns the cmd code or <0 (reported). */
+static int submit(cmd *k, plain *p, const char *text, size_t len) {
+    char err[512] = "";
+    cmd_io io = make_io(p);
+    plain_sigint = 0;
+    int rc = cmd_submit(k, text, len, &io, err, sizeof err);
+    if (rc < 0) fprintf(stderr, "gemmachat: %s\n", err);
+    if (rc == CMD_CANCELLED) fprintf(stderr, "gemmachat: cancelled\n");
+    return rc;
+}
+
+static int blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(" \t\r\n\v\f", s[i]) || !s[i]) return 0;
+    return 1;
+}
+
+static int read_all(FILE *f, char **out, size_t *len) {
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) return -1;
+    for (;;) {
+        if (n == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) break;
+            buf = nb;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k) continue;
+        if (feof(f)) {
+            *out = buf;
+            *len = n;
+            return 0;
+        }
+        if (errno != EINTR || plain_sigint) break;
+        clearerr(f);
+    }
+    free(buf);
+    return -1;
+}
+
+static int run_lines(cmd *k, plain *p) {
+    char *line = NULL;
+    size_t cap = 0;
+    int status = 0, tty = isatty(0), presses = 0;
+    for (;;) {
+        if (tty) fputs("> ", stderr);
+        plain_sigint = 0;
+        errno = 0;
+        ssize_t n = getline(&line, &cap, stdin);
+        if (n < 0) {
+            if (errno != EINTR || !plain_sigint) break;   /* EOF ends the chat */
+            clearerr(stdin);
+            if (++presses >= 2) break;
+            fputs("\ngemmachat: Ctrl-C again or Ctrl-D to quit\n", stderr);
+            continue;
+        }
+        presses = 0;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+        int rc = submit(k, p, line, (size_t)n);
+        if (rc < 0) status = 1;
+        if (rc == CMD_QUIT || p->broken || p->failed) break;
+    }
+    free(line);
+    return status;
+}
+
+/* All of stdin is one message; a single line starting with "/" is a command. */
+static int run_all(cmd *k, plain *p) {
+    char *text;
+    size_t len;
+    if (read_all(stdin, &text, &len) < 0) {
+        fprintf(stderr, "gemmachat: reading stdin: %s\n", plain_sigint ? "interrupted" : strerror(errno));
+        return plain_sigint ? 130 : 1;
+    }
+    size_t n = len;
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) n--;
+    int rc;
+    if (blank(text, n)) {
+        fprintf(stderr, "gemmachat: no input on stdin (use -p TEXT, or --plain for a conversation)\n");
+        rc = CMD_BAD;
+    } else if (text[0] == '/' && !memchr(text, '\n', n)) {
+        rc = submit(k, p, text, n);
+    } else if (text[0] == '/') {   /* several lines: a message, however it starts */
+        char *msg = malloc(n + 1);
+        rc = -1;
+        if (msg) {
+            msg[0] = '/';
+            memcpy(msg + 1, text, n);
+            rc = submit(k, p, msg, n + 1);
+            free(msg);
+        }
+    } else {
+        rc = submit(k, p, text, n);
+    }
+    free(text);
+    return rc < 0 ? 1 : rc == CMD_BAD ? 2 : rc == CMD_CANCELLED ? 130 : 0;
+}
+
+static int finish(plain *p, int status) {
+    if (p->failed || (!p->broken && fflush(stdout) == EOF && errno != EPIPE)) {
+        fprintf(stderr, "gemmachat: writing stdout: %s\n", strerror(p->failed ? p->write_errno : errno));
+        return 1;
+    }
+    return p->broken ? 0 : status;
+}
+
+int plain_run(chat *c, const plain_opts *o) {
+    plain p = {0};
+    cmd *k;
+    if (cmd_create(&k, c) < 0) {
+        fprintf(stderr, "gemmachat: out of memory\n");
+        return 1;
+    }
+    install_signals();
+    int status;
+    if (o->mode == PLAIN_ONESHOT && blank(o->prompt, strlen(o->prompt))) {
+        fprintf(stderr, "gemmachat: -p needs a message\n");
+        status = 2;
+    } else if (o->mode == PLAIN_ONESHOT) {
+        int rc = submit(k, &p, o->prompt, strlen(o->prompt));
+        status = rc < 0 ? 1 : rc == CMD_BAD ? 2 : rc == CMD_CANCELLED ? 130 : 0;
+    } else if (o->mode == PLAIN_LINES) {
+        status = run_lines(k, &p);
+    } else {
+        status = run_all(k, &p);
+    }
+    cmd_free(k);
+    return finish(&p, status);
+}
+
+/* Index of the first difference of two id lists, -1 if equal. */
+static long first_difference(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
+    size_t i = 0;
+    while (i < na && i < nb && a[i] == b[i]) i++;
+    return i == na && i == nb ? -1 : (long)i;
+}
+
+int plain_replay(chat *c, tr_transcript *src) {
+    plain p = {0};
+    cmd_io io = make_io(&p);
+    install_signals();
+    int status = 0, turn = 0;
+    size_t n = tr_count(src);
+    for (size_t i = 0; i < n && !p.broken && !p.failed; i++) {
+        const tr_message *u = tr_at(src, i);
+        if (u->role != TR_USER) continue;
+        turn++;
+        char err[512];
+        plain_sigint = 0;
+        int rc = chat_send(c, u->text ? u->text : "", u->len, &io.chat, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "gemmachat: replay turn %d: %s\n", turn, rc == 1 ? "cancelled" : err);
+            status = 1;
+            break;
+        }
+        tr_transcript *t = chat_transcript(c);
+        const tr_message *now = tr_at(t, tr_count(t) - 1);
+        on_reply(&p, now);
+        const tr_message *saved = i + 1 < n ? tr_at(src, i + 1) : NULL;
+        if (!saved || saved->role != TR_MODEL) continue;
+        long d = first_difference(saved->ids, saved->n_ids, now->ids, now->n_ids);
+        if (d >= 0) {
+            char was[24] = "the end", is[24] = "the end";
+            if ((size_t)d < saved->n_ids) snprintf(was, sizeof was, "id %d", saved->ids[d]);
+            if ((size_t)d < now->n_ids) snprintf(is, sizeof is, "id %d", now->ids[d]);
+            fprintf(stderr, "gemmachat: replay turn %d: the reply differs from the saved one at token %ld "
+                            "(saved: %s, now: %s)\n", turn, d, was, is);
+            status = 1;
+        }
+    }
+    return finish(&p, status);
+}
