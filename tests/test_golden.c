@@ -108,7 +108,7 @@ static void check_chat(fixture *f) {
     size_t total = 0, expect_n = 0;
     for (size_t t = 0; t < json_object_array_length(gen); t++) expect_n += json_object_array_length(json_object_array_get_idx(gen, t));
     for (size_t t = 0; t < json_object_array_length(turns); t++) total += json_object_array_length(json_object_array_get_idx(turns, t));
-    int32_t *expect = malloc(expect_n * sizeof *expect), *got = malloc((expect_n + 1) * sizeof *got);
+    int32_t *expect = calloc(expect_n + 1, sizeof *expect), *got = calloc(expect_n + 1, sizeof *got);
     size_t k = 0;
     for (size_t t = 0; t < json_object_array_length(gen); t++) {
         json_object *a = json_object_array_get_idx(gen, t);
