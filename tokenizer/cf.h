@@ -21,4 +21,11 @@ int cf_render(cf_variant v, const cf_message *msgs, size_t n, int add_generation
               int enable_thinking, char **text, size_t *len, char *err, size_t errlen);
 /* strip_thinking of a previous model turn: cuts every <|channel>...<channel|> span, then trims. */
 char *cf_strip_thinking(const char *content, size_t len, size_t *out_len);
+
+/* cf_detect on a chat_template.jinja file; -1 with a message if it cannot be read. */
+int cf_detect_file(const char *path, cf_variant *v, char *err, size_t errlen);
+/* The variant of a model directory: its chat_template.jinja, else the chat_template inside its
+ * tokenizer_config.json (a string, or a list of {name, template}: "default", else the first);
+ * CF_SMALL when neither is there. */
+cf_variant cf_detect_dir(const char *dir);
 #endif
