@@ -2,7 +2,10 @@
  *
  * Every SIMD kernel (kernels/..._avx2.c, built with -mavx2 -mfma -mf16c) has a portable scalar
  * reference (the *_ref functions) and is chosen at run time: the public entry points below use
- * the AVX2 path when the CPU has AVX2+FMA+F16C and K_FORCE_REF is not set in the environment. */
+ * the AVX2 path when the CPU has AVX2+FMA+F16C.  K_FORCE_REF=1 in the environment when a pool is
+ * created puts that pool's own kernels (k_matvec, quantized k_matmul, k_read_bandwidth) on the
+ * scalar path; float k_matmul is sgemm either way, and calls without a pool and the vector ops
+ * look only at the CPU. */
 #ifndef K_H
 #define K_H
 #include <stddef.h>
@@ -48,14 +51,18 @@ typedef void (*k_task_fn)(void *arg, int64_t begin, int64_t end, int tid);
 int k_pool_create(k_pool **out, int nthreads, char *err, size_t errlen);   /* nthreads<=0: cores */
 void k_pool_free(k_pool *p);
 int k_pool_threads(const k_pool *p);
-/* Splits [0, n) into contiguous ranges (multiples of grain where possible) over the threads and
- * waits for all of them.  The calling thread takes part.  p may be NULL (runs inline). */
+/* Splits [0, n) into contiguous chunks (multiples of grain, but for the last) that the threads
+ * claim in turn, so fn may run several times per thread, and waits for all of them.  The calling
+ * thread takes part (tid 0).  Runs inline (one call, tid 0) when p is NULL, when n <= grain, and
+ * when called from inside a running job or while another thread's job runs. */
 void k_pool_run(k_pool *p, k_task_fn fn, void *arg, int64_t n, int64_t grain);
 
 /* ---- matrix products (threaded over p) --------------------------------------------------- */
 /* y[r] = sum_c W[r,c] * x[c],  x f32 [cols], y f32 [rows]. */
 void k_matvec(k_pool *p, const k_mat *W, const float *x, float *y);
-/* Y[t,r] = sum_c W[r,c] * X[t,c],  X f32 [n, cols], Y f32 [n, rows]. */
+/* Y[t,r] = sum_c W[r,c] * X[t,c],  X f32 [n, cols], Y f32 [n, rows].  Float types go through
+ * OpenBLAS sgemm on row slices (sets openblas_set_num_threads(1) when p has several threads);
+ * q8 / q4 quantize X like k_matvec does, so prefill and decode agree. */
 void k_matmul(k_pool *p, const k_mat *W, const float *X, int64_t n, float *Y);
 /* Scalar references for the tests (single-threaded, any type). */
 void k_matvec_ref(const k_mat *W, const float *x, float *y);
@@ -73,25 +80,36 @@ void k_softmax(float *x, int64_t n);
 void k_rope_neox(float *x, int64_t d, const float *inv_freq, int64_t pos);
 
 /* ---- memory bandwidth -------------------------------------------------------------------- */
-/* Reads `bytes` of buf (8 AVX2 accumulators per thread, split over p) reps times; returns the GB/s
- * of the fastest pass. */
+/* Reads `bytes` of buf reps times, split over p (per thread 8 AVX2 accumulators over 4 streams);
+ * returns the GB/s of the fastest pass. */
 double k_read_bandwidth(k_pool *p, const void *buf, size_t bytes, int reps);
 
 /* ---- explicit paths: the entry points above pick one; exposed for tests and measurements ---- */
 int k_have_avx2(void);                        /* CPU has AVX2 + FMA + F16C */
 int k_pool_simd(const k_pool *p);             /* p's kernels take the AVX2 path (NULL: k_have_avx2) */
 
-/* The activation x of a q8/q4 product, quantized once per call: q = round(x / d), d = max|x| / 127,
- * ds = d * sum(q) (for the q4 min term). */
-typedef struct { float d, ds; int8_t q[K_QBLOCK]; } k_block_x8;
-void k_quantize_x8_ref(const float *x, int64_t n, k_block_x8 *out);
-void k_quantize_x8_avx2(const float *x, int64_t n, k_block_x8 *out);
-/* y[r - r0] = row r of W . x for r in [r0, r1).  x is f32 [cols] for float types and k_block_x8
- * [cols / 32] for K_Q8 / K_Q4. */
+/* The activation x of a q8/q4 product, quantized once per call in blocks of 32: for block i,
+ * q[32i + j] = round(x[32i + j] / d[i]), d[i] = max|x| / 127 over the block, ds[i] = d[i] * sum of
+ * the block's q (for the q4 min term).  Separate arrays, so that kernels load 8 blocks' scales at
+ * once.  k_x8_alloc gives one allocation for n values (n multiple of 32); free it with free(). */
+typedef struct { int8_t *q; float *d, *ds; } k_x8;
+void *k_x8_alloc(int64_t n, k_x8 *x);
+void k_quantize_x8_ref(const float *x, int64_t n, const k_x8 *out);
+void k_quantize_x8_avx2(const float *x, int64_t n, const k_x8 *out);
+/* y[r - r0] = row r of W . x for r in [r0, r1).  x is f32 [cols] for float types and a k_x8 of
+ * cols values for K_Q8 / K_Q4. */
 void k_rows_ref(const k_mat *W, const void *x, int64_t r0, int64_t r1, float *y);
 void k_rows_avx2(const k_mat *W, const void *x, int64_t r0, int64_t r1, float *y);
+/* The same for n activations at once (K_Q8 / K_Q4 only; x holds them quantized back to back,
+ * n * cols values): Y[t * ldy + r - r0] = row r of W . x_t. */
+void k_rows_x8n_ref(const k_mat *W, const k_x8 *x, int64_t n, int64_t r0, int64_t r1, float *Y, int64_t ldy);
+void k_rows_x8n_avx2(const k_mat *W, const k_x8 *x, int64_t n, int64_t r0, int64_t r1, float *Y, int64_t ldy);
 
-uint64_t k_read_sum_ref(const void *buf, size_t bytes);     /* XOR of the 8-byte words */
+void k_quantize_row_ref(k_type t, const float *x, int64_t n, void *out);
+void k_quantize_row_avx2(k_type t, const float *x, int64_t n, void *out);
+void k_row_to_f32_ref(const k_mat *W, int64_t r, float *out);
+void k_row_to_f32_avx2(const k_mat *W, int64_t r, float *out);
+uint64_t k_read_sum_ref(const void *buf, size_t bytes);     /* XOR of the 8-byte words (tail ignored) */
 uint64_t k_read_sum_avx2(const void *buf, size_t bytes);
 
 float k_dot_ref(const float *a, const float *b, int64_t n);

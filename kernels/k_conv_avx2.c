@@ -1,0 +1,110 @@
+/* AVX2 conversions: widening rows to f32 (prefill tiles, embedding lookups) and quantizing them
+ * (building the weight cache), bit-exact with the scalar versions. */
+#include "kernels/k.h"
+
+#include <immintrin.h>
+
+void k_row_to_f32_avx2(const k_mat *W, int64_t r, float *out) {
+    const char *row = (const char *)W->data + (size_t)r * k_row_bytes(W->type, W->cols);
+    int64_t n = W->cols, i = 0;
+    switch (W->type) {
+    case K_BF16: {
+        const uint16_t *h = (const uint16_t *)row;
+        for (; i + 8 <= n; i += 8) {
+            __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(h + i)));
+            _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+        }
+        for (; i < n; i++) out[i] = k_bf16_to_f32(h[i]);
+        return;
+    }
+    case K_F16: {
+        const uint16_t *h = (const uint16_t *)row;
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+        for (; i < n; i++) out[i] = k_f16_to_f32(h[i]);
+        return;
+    }
+    case K_Q8: {
+        const k_block_q8 *b = (const k_block_q8 *)row;
+        for (int64_t k = 0; k < n / K_QBLOCK; k++, out += K_QBLOCK) {
+            __m256 d = _mm256_set1_ps(_cvtsh_ss(b[k].d));
+            for (int j = 0; j < K_QBLOCK; j += 8) {
+                __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b[k].q + j)));
+                _mm256_storeu_ps(out + j, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+            }
+        }
+        return;
+    }
+    case K_Q4: {
+        const k_block_q4 *b = (const k_block_q4 *)row;
+        const __m128i lo = _mm_set1_epi8(15);
+        for (int64_t k = 0; k < n / K_QBLOCK; k++, out += K_QBLOCK) {
+            __m256 d = _mm256_set1_ps(_cvtsh_ss(b[k].d)), m = _mm256_set1_ps(_cvtsh_ss(b[k].m));
+            __m128i q = _mm_loadu_si128((const __m128i *)b[k].q);
+            __m128i half[2] = { _mm_and_si128(q, lo), _mm_and_si128(_mm_srli_epi16(q, 4), lo) };
+            for (int j = 0; j < K_QBLOCK; j += 8) {
+                __m128i part = j & 8 ? _mm_srli_si128(half[j >> 4], 8) : half[j >> 4];
+                __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(part));
+                _mm256_storeu_ps(out + j, _mm256_add_ps(_mm256_mul_ps(v, d), m));   /* as rounded by the reference */
+            }
+        }
+        return;
+    }
+    default: k_row_to_f32_ref(W, r, out); return;
+    }
+}
+
+/* 32 values rounded to nearest even and clamped to [lo, hi] (NaN gives lo, as in the reference),
+ * as bytes in element order. */
+static __m256i round_pack(const __m256 v[4], float lo, float hi) {
+    const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    __m256i q[4];
+    for (int k = 0; k < 4; k++) {
+        __m256 r = _mm256_max_ps(_mm256_round_ps(v[k], rnd), _mm256_set1_ps(lo));
+        q[k] = _mm256_cvtps_epi32(_mm256_min_ps(r, _mm256_set1_ps(hi)));
+    }
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+static float hmax(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+void k_quantize_row_avx2(k_type t, const float *x, int64_t n, void *out) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / K_QBLOCK; i++) {
+        const float *s = x + i * K_QBLOCK;
+        __m256 v[4] = { _mm256_loadu_ps(s), _mm256_loadu_ps(s + 8), _mm256_loadu_ps(s + 16), _mm256_loadu_ps(s + 24) };
+        __m256 nan = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(v[0], v[0], _CMP_UNORD_Q), _mm256_cmp_ps(v[1], v[1], _CMP_UNORD_Q)),
+                                  _mm256_or_ps(_mm256_cmp_ps(v[2], v[2], _CMP_UNORD_Q), _mm256_cmp_ps(v[3], v[3], _CMP_UNORD_Q)));
+        if ((t != K_Q8 && t != K_Q4) || _mm256_movemask_ps(nan)) {   /* NaN min/max rules differ */
+            k_quantize_row_ref(t, s, K_QBLOCK, (char *)out + (size_t)i * k_row_bytes(t, K_QBLOCK));
+            continue;
+        }
+        if (t == K_Q8) {
+            __m256 a = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                                     _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+            k_block_q8 *b = (k_block_q8 *)out + i;
+            b->d = k_f32_to_f16(hmax(a) / 127.0f);
+            float d = k_f16_to_f32(b->d);
+            __m256 id = _mm256_set1_ps(d > 0 ? 1.0f / d : 0);
+            for (int k = 0; k < 4; k++) v[k] = _mm256_mul_ps(v[k], id);
+            _mm256_storeu_si256((__m256i *)b->q, round_pack(v, -127, 127));
+        } else {
+            __m256 lo = _mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3]));
+            __m256 hi = _mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3]));
+            float mn = -hmax(_mm256_xor_ps(lo, sign)) + 0.0f, mx = hmax(hi) + 0.0f;   /* -0 -> +0 */
+            k_block_q4 *b = (k_block_q4 *)out + i;
+            b->m = k_f32_to_f16(mn);
+            b->d = k_f32_to_f16((mx - mn) / 15.0f);
+            float d = k_f16_to_f32(b->d);
+            __m256 id = _mm256_set1_ps(d > 0 ? 1.0f / d : 0), m = _mm256_set1_ps(k_f16_to_f32(b->m));
+            for (int k = 0; k < 4; k++) v[k] = _mm256_mul_ps(_mm256_sub_ps(v[k], m), id);
+            __m256i q = round_pack(v, 0, 15);
+            __m128i l = _mm256_castsi256_si128(q), h = _mm256_extracti128_si256(q, 1);
+            _mm_storeu_si128((__m128i *)b->q, _mm_or_si128(l, _mm_slli_epi16(h, 4)));
+        }
+    }
+}
