@@ -42,6 +42,8 @@ struct chat {
     int n_stop;
     int32_t id_open, id_close, id_turn_end;   /* -1 when the vocabulary lacks them */
     int ctx, vocab, max_new, think, warned;
+    long interrupt_at;         /* >= 0: the reply stops after this many tokens (a replayed interruption) */
+    int user_stopped;          /* the last reply was stopped by cb->cancelled */
     char *system;
     size_t first;              /* messages before this one are kept out of the context */
     chat_totals totals;
@@ -122,6 +124,7 @@ static void sync_settings(chat *c) {
     t->min_p = p->min_p;
     t->top_k = p->top_k;
     t->seed = p->seed;
+    t->state = smp_state(c->smp);
     t->max_new = c->max_new;
     t->think = c->think;
     if ((t->system == NULL) != (c->system == NULL) || (c->system && strcmp(t->system, c->system)))
@@ -142,6 +145,7 @@ int chat_create(chat **out, const chat_opts *o, char *err, size_t errlen) {
         demo_dir(given, sizeof given);
     if (!realpath(given, c->dir)) snprintf(c->dir, sizeof c->dir, "%s", given);   /* the load names it */
     c->saved_pos = -1;
+    c->interrupt_at = -1;
     c->id_open = c->id_close = c->id_turn_end = -1;
     gm_load_opts lo = {.threads = o->threads, .quant = o->quant};
     if (gm_load(&c->m, c->dir, &lo, err, errlen) < 0) goto fail;
@@ -292,29 +296,66 @@ static int reply_reserve(const chat *c) {
     return r < c->ctx / 2 ? r : c->ctx / 2;
 }
 
-/* Renders the prompt for a reply at message index `at`, dropping the oldest whole exchanges until
- * prompt and reply fit the context. */
-static int fit_prompt(chat *c, size_t at, const chat_cb *cb, int32_t **ids, size_t *n, char *err, size_t errlen) {
-    int dropped = 0;
-    for (;;) {
-        if (render(c, at, 1, ids, n, err, errlen) < 0) return -1;
-        if ((long long)*n + reply_reserve(c) <= c->ctx) break;
-        size_t next = next_exchange(c, c->first, at);
-        if (next >= at) {   /* only the current exchange is left */
-            if ((long long)*n < c->ctx) break;   /* no room to spare, but a reply can start */
-            snprintf(err, errlen, "the message is too long: %zu tokens, the context holds %d (see --ctx)",
-                     *n, c->ctx);
-            free(*ids);
+/* Renders messages [c->first, at) (gen_prompt 1: with the generation prompt) from the exchange
+ * starting at message `from`; fits: the prompt and a reply's room fit the context. */
+static int render_from(chat *c, size_t from, size_t at, int gen_prompt, int32_t **ids, size_t *n, int *fits,
+                       char *err, size_t errlen) {
+    c->first = from;
+    if (render(c, at, gen_prompt, ids, n, err, errlen) < 0) return -1;
+    *fits = (long long)*n + reply_reserve(c) <= c->ctx;
+    return 0;
+}
+
+/* Renders the prompt for a reply at message index `at` (gen_prompt 0: the conversation up to there,
+ * as a resumed chat's cache holds it), dropping the oldest whole exchanges until prompt and reply fit
+ * the context.  Which exchange to start from is found by bisection, so a long chat costs a few
+ * renders, not one per dropped exchange. */
+static int fit_prompt(chat *c, size_t at, int gen_prompt, const chat_cb *cb, int32_t **ids, size_t *n, char *err,
+                      size_t errlen) {
+    size_t old = c->first, k = 0, *starts = NULL;
+    int fits;
+    if (render_from(c, old, at, gen_prompt, ids, n, &fits, err, errlen) < 0) return -1;
+    if (fits) return 0;
+    free(*ids);
+    /* the later exchanges that could open the context, oldest first */
+    for (size_t j = next_exchange(c, old, at); j < at; j = next_exchange(c, j, at)) {
+        size_t *more = realloc(starts, (k + 1) * sizeof *starts);
+        if (!more) {
+            free(starts);
+            snprintf(err, errlen, "out of memory");
             return -1;
         }
-        free(*ids);
-        c->first = next;
-        dropped++;
+        starts = more;
+        starts[k++] = j;
     }
-    if (dropped)
-        notice(cb, "context full: dropped the oldest %d exchange%s (%zu messages now out of context)",
-               dropped, dropped == 1 ? "" : "s", c->first);
+    if (!k) {   /* only the current exchange: no room to spare, but a reply can start */
+        if (render_from(c, old, at, gen_prompt, ids, n, &fits, err, errlen) < 0) return -1;
+        if ((long long)*n < c->ctx) return 0;
+        snprintf(err, errlen, "the message is too long: %zu tokens, the context holds %d (see --ctx)", *n, c->ctx);
+        free(*ids);
+        return -1;
+    }
+    size_t lo = 0, hi = k - 1;   /* the earliest start that fits; the last one when none does */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (render_from(c, starts[mid], at, gen_prompt, ids, n, &fits, err, errlen) < 0) goto fail;
+        free(*ids);
+        if (fits) hi = mid;
+        else lo = mid + 1;
+    }
+    if (render_from(c, starts[lo], at, gen_prompt, ids, n, &fits, err, errlen) < 0) goto fail;
+    free(starts);
+    if (!fits && (long long)*n >= c->ctx) {
+        snprintf(err, errlen, "the message is too long: %zu tokens, the context holds %d (see --ctx)", *n, c->ctx);
+        free(*ids);
+        return -1;
+    }
+    notice(cb, "context full: dropped the oldest %zu exchange%s (%zu messages now out of context)", lo + 1,
+           lo ? "s" : "", c->first);
     return 0;
+fail:
+    free(starts);
+    return -1;
 }
 
 /* Feeds prompt[from..n) in chunks sized to about CHAT_CHUNK_SECONDS, polling cancel between them;
@@ -374,6 +415,14 @@ static void show_end_head(shown *sh) {
     sh->in_head = 0, sh->nhead = 0;
 }
 
+/* Closes the open reply; its statistics are set first, so that the journal's end record has them. */
+static void end_reply(tr_transcript *t, int thought_tokens, double t0, const char *stop) {
+    tr_message *m = tr_at(t, tr_count(t) - 1);
+    m->thought_tokens = thought_tokens;
+    m->gen_ms = now_ms() - t0;
+    tr_end(t, stop);   /* cannot fail: the message exists */
+}
+
 /* Samples the reply from c->logits into the open last message of the transcript (tr_extend, tr_end),
  * streaming it through cb.  The decoded text keeps the channel markers, so the chat format can strip
  * the thought from later turns. */
@@ -383,12 +432,15 @@ static int decode(chat *c, const chat_cb *cb, char *err, size_t errlen) {
     tok_stream *ts;
     const char *stop = "length";
     int n_out = 0, thought_tokens = 0;
+    double t0 = now_ms();
+    c->user_stopped = 0;
     if (tok_stream_create(&ts, c->tok, 0) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     for (;;) {
-        if (cb && cb->cancelled && cb->cancelled(cb->ud)) {
+        if ((c->interrupt_at >= 0 && n_out >= c->interrupt_at) ||
+            (cb && cb->cancelled && (c->user_stopped = cb->cancelled(cb->ud) != 0))) {
             stop = "stopped_early";
             break;
         }
@@ -436,25 +488,29 @@ static int decode(chat *c, const chat_cb *cb, char *err, size_t errlen) {
     if (!strcmp(stop, "stopped_early") && c->id_turn_end >= 0 && c->n_fed < c->ctx &&
         cache_feed(c, &c->id_turn_end, 1, NULL, err, errlen) < 0)
         goto end;
-    tr_at(t, tr_count(t) - 1)->thought_tokens = thought_tokens;
+    end_reply(t, thought_tokens, t0, stop);
     tok_stream_free(ts);
-    return tr_end(t, stop);
+    return 0;
 oom:
     snprintf(err, errlen, "out of memory");
     stop = "stopped_early";
 end:
-    tr_at(t, tr_count(t) - 1)->thought_tokens = thought_tokens;
-    tr_end(t, stop);
+    end_reply(t, thought_tokens, t0, stop);
     tok_stream_free(ts);
     return -1;
 }
 
-/* Opens the reply at message index `at`: a new last message, or (retry) the last message with its
- * old reply kept as an alternative. */
-static int open_reply(chat *c, size_t at) {
-    if (at < tr_count(c->tr)) return tr_push_alt(c->tr, at);
-    tr_message m = {.role = TR_MODEL};
-    return tr_append(c->tr, &m) < 0 ? -1 : 0;
+/* Opens the reply at message index `at` with its prefill statistics and generation record (head):
+ * a new last message, whose journal record then holds them already, or (retry) the last message
+ * with its old reply kept as an alternative. */
+static int open_reply(chat *c, size_t at, const tr_message *head) {
+    if (at == tr_count(c->tr)) return tr_append(c->tr, head) < 0 ? -1 : 0;
+    if (tr_push_alt(c->tr, at) < 0 || tr_set_gen(c->tr, at, &head->gen) < 0) return -1;
+    tr_message *m = tr_at(c->tr, at);
+    m->prefill_new = head->prefill_new;
+    m->prefill_cached = head->prefill_cached;
+    m->prefill_ms = head->prefill_ms;
+    return 0;
 }
 
 /* Generates the reply to messages [first, at) and stores it as message `at` (appended, or replacing
@@ -465,7 +521,7 @@ static int respond(chat *c, size_t at, const chat_cb *cb, char *err, size_t errl
     int32_t *prompt;
     size_t n;
     sync_settings(c);
-    if (fit_prompt(c, at, cb, &prompt, &n, err, errlen) < 0) {
+    if (fit_prompt(c, at, 1, cb, &prompt, &n, err, errlen) < 0) {
         c->first = old_first;
         return -1;
     }
@@ -502,19 +558,20 @@ static int respond(chat *c, size_t at, const chat_cb *cb, char *err, size_t errl
         user->ids = fed, user->n_ids = (size_t)n - from;
     }
     free(prompt);
-    if (open_reply(c, at) < 0) {
+    const smp_params *p = smp_get(c->smp);
+    tr_message head = {
+        .role = TR_MODEL, .prefill_new = (int)n - from, .prefill_cached = from, .prefill_ms = prefill_ms,
+        .gen = {.set = 1, .temp = p->temp, .top_k = p->top_k, .top_p = p->top_p, .min_p = p->min_p,
+                .seed = p->seed, .state = smp_state(c->smp), .max_new = c->max_new, .think = c->think,
+                .context_from = (int)c->first, .system = c->system}};
+    if (open_reply(c, at, &head) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    tr_message *m = tr_at(c->tr, at);
-    m->prefill_new = (int)n - from;
-    m->prefill_cached = from;
-    m->prefill_ms = prefill_ms;
-    double t1 = now_ms();
     int rc = decode(c, cb, err, errlen);
-    tr_at(c->tr, at)->gen_ms = now_ms() - t1;
+    sync_settings(c);   /* the random state moved on */
     if (rc < 0) return -1;
-    char serr[256];
+    char serr[1024];
     if (*c->autosave && tr_checkpoint(c->tr, serr, sizeof serr) < 0) notice(cb, "autosave failed: %s", serr);
     if (c->n_fed >= CHAT_WARN_FULL * c->ctx && !c->warned) {
         notice(cb, "context %d%% full: the oldest exchanges will be dropped to make room",
@@ -631,19 +688,46 @@ int chat_autosave(chat *c, const char *path, char *err, size_t errlen) {
 
 const char *chat_autosave_path(const chat *c) { return *c->autosave ? c->autosave : NULL; }
 
+/* Sampler settings as saved; NaN (a file's null) is the model's default. */
+static smp_params saved_params(const chat *c, double temp, int top_k, double top_p, double min_p, uint64_t seed) {
+    smp_params p = c->defaults;
+    if (!isnan(temp)) p.temp = (float)temp;
+    if (!isnan(top_p)) p.top_p = (float)top_p;
+    if (!isnan(min_p)) p.min_p = (float)min_p;
+    p.top_k = top_k;
+    p.seed = seed;
+    return p;
+}
+
+/* Puts a system prompt, reply limit and thinking mode in place; the system prompt is kept when
+ * memory runs out for its copy. */
+static int use_prompt_settings(chat *c, const char *system, int max_new, int think, char *err, size_t errlen) {
+    c->max_new = max_new > 0 ? max_new : 0;
+    c->think = think != 0;
+    return chat_set_system(c, system, err, errlen);
+}
+
+int chat_use_settings(chat *c, const tr_settings *s, char *err, size_t errlen) {
+    smp_params p = saved_params(c, s->temp, s->top_k, s->top_p, s->min_p, s->seed);
+    smp_set(c->smp, &p, 1);
+    smp_set_state(c->smp, s->state);
+    return use_prompt_settings(c, s->system, s->max_new, s->think, err, errlen);
+}
+
 int chat_set_transcript(chat *c, tr_transcript *t, char *err, size_t errlen) {
     tr_free(c->tr);
     c->tr = t;
     c->first = 0;
-    const tr_settings *s = tr_settings_of(t);
-    smp_params p = {.temp = (float)s->temp, .top_k = s->top_k, .top_p = (float)s->top_p,
-                    .min_p = (float)s->min_p, .seed = s->seed};
-    smp_set(c->smp, &p, 1);
-    c->max_new = s->max_new > 0 ? s->max_new : 0;
-    c->think = s->think != 0;
-    free(c->system);
-    c->system = s->system ? strdup(s->system) : NULL;
-    sync_settings(c);
+    /* the settings are copied out of t before sync_settings writes them back */
+    tr_settings s = *tr_settings_of(t);
+    s.system = NULL;
+    if (tr_settings_of(t)->system && !(s.system = strdup(tr_settings_of(t)->system))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = chat_use_settings(c, &s, err, errlen);
+    free(s.system);
+    if (rc < 0) return -1;
     if (!*c->autosave) return 0;
     /* the loaded chat is autosaved beside the previous one, which stays as it was */
     char dir[PATH_MAX], path[PATH_MAX];
@@ -656,22 +740,116 @@ int chat_set_transcript(chat *c, tr_transcript *t, char *err, size_t errlen) {
     return chat_autosave(c, path, err, errlen);
 }
 
+int chat_warm(chat *c, const chat_cb *cb, char *err, size_t errlen) {
+    int32_t *ids;
+    size_t n, old_first = c->first;
+    if (!tr_count(c->tr)) return 0;
+    if (fit_prompt(c, tr_count(c->tr), 0, cb, &ids, &n, err, errlen) < 0) {
+        c->first = old_first;
+        return -1;
+    }
+    int from = cache_truncate(c, common_prefix(c, ids, n));
+    /* a cancel keeps what was computed: it is a prefix of the conversation all the same */
+    int rc = from < (int)n ? prefill(c, ids, from, (int)n, cb, err, errlen) : 0;
+    c->totals.prefill_new += c->n_fed - from;
+    c->totals.prefill_cached += from;
+    free(ids);
+    return rc;
+}
+
+int chat_emergency_save(chat *c, char *err, size_t errlen) {
+    if (!*c->autosave) return 0;
+    sync_settings(c);
+    if (tr_checkpoint(c->tr, err, errlen) == 0) return 0;
+    char jerr[256];
+    tr_journal_flush(c->tr, jerr, sizeof jerr);   /* the journal may still hold what the snapshot could not */
+    return -1;
+}
+
+/* ---- replay --------------------------------------------------------------------------------- */
+
+void chat_replay_opts_default(chat_replay_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->temp = o->top_p = o->min_p = NAN;
+    o->top_k = o->max_new = o->think = -1;
+    o->seed = -1;
+}
+
+/* Puts in place what reply g was generated with (none recorded: the settings as they are), then the
+ * overrides of o. */
+static int replay_setup(chat *c, const tr_gen *g, const chat_replay_opts *o, size_t at, char *err, size_t errlen) {
+    smp_params p = *smp_get(c->smp);
+    if (g && g->set) {
+        p = saved_params(c, g->temp, g->top_k, g->top_p, g->min_p, g->seed);
+        if (use_prompt_settings(c, g->system, g->max_new, g->think, err, errlen) < 0) return -1;
+        c->first = (size_t)g->context_from < at ? (size_t)g->context_from : at;
+    }
+    if (!isnan(o->temp)) p.temp = (float)o->temp;
+    if (!isnan(o->top_p)) p.top_p = (float)o->top_p;
+    if (!isnan(o->min_p)) p.min_p = (float)o->min_p;
+    if (o->top_k >= 0) p.top_k = o->top_k;
+    if (o->seed >= 0) p.seed = (uint64_t)o->seed;
+    if (o->max_new >= 0) c->max_new = o->max_new;
+    if (o->think >= 0) c->think = o->think != 0;
+    if (o->system && chat_set_system(c, o->system, err, errlen) < 0) return -1;
+    smp_set(c->smp, &p, 0);
+    if (g && g->set && o->seed < 0) smp_set_state(c->smp, g->state);
+    sync_settings(c);
+    return 0;
+}
+
+int chat_replay(chat *c, tr_transcript *src, size_t i, const chat_replay_opts *o, const chat_cb *cb, char *err,
+                size_t errlen) {
+    const tr_message *u = tr_at(src, i), *saved = tr_at(src, i + 1);
+    if (!u || u->role != TR_USER) {
+        snprintf(err, errlen, "message %zu is not a user message", i + 1);
+        return -1;
+    }
+    if (saved && saved->role != TR_MODEL) saved = NULL;
+    size_t n_alts = saved ? saved->n_alts : 0;
+    chat_cb quiet = cb ? *cb : (chat_cb){0};
+    quiet.on_text = NULL;
+    /* the alternatives first, then the reply shown: tr_push_alt keeps them in the saved order */
+    for (size_t k = 0; k <= n_alts; k++) {
+        const tr_gen *g = !saved ? NULL : k < n_alts ? &saved->alts[k].gen : &saved->gen;
+        const char *stop = !saved ? "" : k < n_alts ? saved->alts[k].stop : saved->stop;
+        size_t n_ids = !saved ? 0 : k < n_alts ? saved->alts[k].n_ids : saved->n_ids;
+        if (replay_setup(c, g, o, tr_count(c->tr) - (k ? 2 : 0), err, errlen) < 0) return -1;
+        c->interrupt_at = !strcmp(stop, "stopped_early") ? (long)n_ids : -1;
+        const chat_cb *use = k < n_alts ? &quiet : cb;
+        c->user_stopped = 0;
+        int rc = k == 0 ? chat_send(c, u->text, u->len, use, err, errlen) : chat_retry(c, use, err, errlen);
+        c->interrupt_at = -1;
+        if (rc != 0) return rc;
+        if (c->user_stopped) return 2;
+    }
+    return 0;
+}
+
 /* ---- settings and accessors ----------------------------------------------------------------- */
+
+/* A setting the user changed: into the transcript and, when autosaving, at once into the journal
+ * (a failure shows in tr_journal_error), so a crash right after does not lose it. */
+static void settings_changed(chat *c) {
+    char err[256];
+    sync_settings(c);
+    tr_journal_flush(c->tr, err, sizeof err);
+}
 
 void chat_set_sampling(chat *c, const smp_params *p, int reseed) {
     smp_set(c->smp, p, reseed);
-    sync_settings(c);
+    settings_changed(c);
 }
 const smp_params *chat_sampling(const chat *c) { return smp_get(c->smp); }
 const smp_params *chat_default_sampling(const chat *c) { return &c->defaults; }
 void chat_set_max_new(chat *c, int max_new) {
     c->max_new = max_new > 0 ? max_new : 0;
-    sync_settings(c);
+    settings_changed(c);
 }
 int chat_max_new(const chat *c) { return c->max_new; }
 void chat_set_think(chat *c, int on) {
     c->think = on != 0;
-    sync_settings(c);
+    settings_changed(c);
 }
 int chat_think(const chat *c) { return c->think; }
 
@@ -683,7 +861,7 @@ int chat_set_system(chat *c, const char *text, char *err, size_t errlen) {
     }
     free(c->system);
     c->system = copy;
-    sync_settings(c);
+    settings_changed(c);
     return 0;
 }
 const char *chat_system(const chat *c) { return c->system; }

@@ -68,13 +68,45 @@ int chat_edit(chat *c, size_t msg, const char *text, size_t len, const chat_cb *
  * cache keeps what the two share and the next turn feeds the rest. */
 int chat_select_alt(chat *c, size_t msg, size_t k, char *err, size_t errlen);
 /* Replaces the conversation by t (ownership passes to the chat, also on failure) and takes its
- * settings (system prompt, sampling, thinking); the cache is refilled on the next turn. */
+ * settings (chat_use_settings).  The cache is refilled by chat_warm, or else on the next turn. */
 int chat_set_transcript(chat *c, tr_transcript *t, char *err, size_t errlen);
+/* Takes the settings of s: sampling, reply limit, thinking, system prompt; the random stream goes on
+ * from s->state, so a loaded chat continues exactly as it would have without the restart. */
+int chat_use_settings(chat *c, const tr_settings *s, char *err, size_t errlen);
+/* Rebuilds the KV cache for the conversation as it stands (after --resume, --load, /load), so the
+ * next turn starts at once: a prefill with cb->on_prefill progress, cancellable through
+ * cb->cancelled.  Returns 0, 1 when cancelled (what was computed stays; the next turn feeds the
+ * rest), <0 on error. */
+int chat_warm(chat *c, const chat_cb *cb, char *err, size_t errlen);
 
 /* Autosave: saves the conversation to path now, journals every change beside it and saves it again
  * after each reply.  A later chat_set_transcript continues in a new file in the same directory. */
 int chat_autosave(chat *c, const char *path, char *err, size_t errlen);
 const char *chat_autosave_path(const chat *c);   /* NULL: not autosaving */
+/* Saves everything now: a snapshot over the autosave file, which also covers the journal's waiting
+ * tokens (if the snapshot fails, the journal is flushed instead).  For SIGTERM/SIGHUP and every other
+ * exit.  Not async-signal-safe: a signal handler only sets a flag; cb->cancelled reports it so a
+ * reply or prefill in progress stops (the reply is kept, stopped early), and the main loop calls
+ * this afterwards.  0 when saved or not autosaving; <0 with err. */
+int chat_emergency_save(chat *c, char *err, size_t errlen);
+
+/* Replay: what replaces the settings each reply was saved with (NaN / -1 / NULL: as saved). */
+typedef struct {
+    double temp, top_p, min_p;
+    int top_k, max_new, think;
+    long long seed;          /* >= 0: one random stream from this seed instead of the saved states */
+    const char *system;
+} chat_replay_opts;
+void chat_replay_opts_default(chat_replay_opts *o);
+/* Sends user message i of src again and regenerates its reply as it was made: the sampler settings
+ * and random state, reply limit, thinking mode, system prompt and context start recorded with the
+ * saved reply (tr_gen; none recorded: the settings in force) are put in place first, the earlier
+ * replies of the turn (its alternatives) are regenerated too, in their order and without on_text,
+ * and a reply the user had interrupted is interrupted after as many tokens.  With the same model
+ * the new replies are then identical token for token.  Returns 0, 1 if cancelled during prefill,
+ * 2 if cb->cancelled stopped a reply (kept, stopped early), <0 on error. */
+int chat_replay(chat *c, tr_transcript *src, size_t i, const chat_replay_opts *o, const chat_cb *cb, char *err,
+                size_t errlen);
 
 /* Settings, applied from the next turn on (and recorded in the transcript's settings). */
 void chat_set_sampling(chat *c, const smp_params *p, int reseed);

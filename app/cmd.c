@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "app/args.h"
 #include "tokenizer/cf.h"
 
@@ -18,8 +20,8 @@ struct cmd {
 
 enum {
     C_HELP, C_TEMP, C_TOP_K, C_TOP_P, C_MIN_P, C_SEED, C_MAX_NEW, C_SETTINGS, C_SYSTEM, C_THINK,
-    C_STATS, C_CONTEXT, C_DUMP, C_RETRY, C_UNDO, C_EDIT, C_FORGET, C_SAVE, C_LOAD, C_EXPORT,
-    C_THEME, C_COPY, C_QUIT, C_COUNT
+    C_STATS, C_CONTEXT, C_DUMP, C_RETRY, C_UNDO, C_EDIT, C_FORGET, C_SAVE, C_LOAD, C_SESSIONS, C_REPLAY,
+    C_EXPORT, C_THEME, C_COPY, C_QUIT, C_COUNT
 };
 
 static const cmd_info table[C_COUNT] = {
@@ -41,7 +43,9 @@ static const cmd_info table[C_COUNT] = {
     [C_EDIT] = {"edit", "[N]", "edit your message N (default: the last); the next message replaces it"},
     [C_FORGET] = {"forget", "", "drop the oldest exchange from the model's context"},
     [C_SAVE] = {"save", "FILE", "save the conversation (JSON)"},
-    [C_LOAD] = {"load", "FILE", "load a saved conversation"},
+    [C_LOAD] = {"load", "FILE|N", "load a saved conversation (N: number N of /sessions)"},
+    [C_SESSIONS] = {"sessions", "", "list the saved chats, newest first"},
+    [C_REPLAY] = {"replay", "FILE", "regenerate every reply of a saved chat and compare, token for token"},
     [C_EXPORT] = {"export", "FILE", "write the conversation as Markdown"},
     [C_THEME] = {"theme", "NAME", "colour theme (full-screen interface)"},
     [C_COPY] = {"copy", "[N]", "copy reply N (default: the last) to the clipboard"},
@@ -440,14 +444,161 @@ static int do_save(cmd *k, const char *arg, const cmd_io *io, char *err, size_t 
     return CMD_DONE;
 }
 
+/* The saved chats, newest first; *n = 0 and a message when there are none or no directory. */
+static int sessions(tr_session **list, size_t *n, char *dir, size_t dirlen, const cmd_io *io, const char *name) {
+    char err[512];
+    *list = NULL, *n = 0;
+    if (tr_chats_dir(dir, dirlen, 0, err, sizeof err) < 0 || tr_sessions(dir, list, n, err, sizeof err) < 0)
+        return bad(io, "/%s: %s\n", name, err);
+    return 0;
+}
+
+/* A /load argument: a file, or the number of a chat in the /sessions list when no such file exists. */
+static int load_path(const char *arg, char *path, size_t cap, const cmd_io *io) {
+    long n;
+    if (args_long(arg, &n) < 0 || access(arg, F_OK) == 0) {
+        snprintf(path, cap, "%s", arg);
+        return 0;
+    }
+    tr_session *list;
+    size_t count;
+    char dir[4096];
+    if (sessions(&list, &count, dir, sizeof dir, io, "load")) return CMD_BAD;
+    int rc = 0;
+    if (n < 1 || (size_t)n > count)
+        rc = bad(io, "/load: no file %s, and no saved chat number %ld (/sessions lists %zu)\n", arg, n, count);
+    else
+        snprintf(path, cap, "%s", list[n - 1].path);
+    free(list);
+    return rc;
+}
+
 static int do_load(cmd *k, const char *arg, const cmd_io *io, char *err, size_t errlen) {
     if (!*arg) return bad(io, "/load: needs a file name\n");
+    char path[4096];
+    if (load_path(arg, path, sizeof path, io)) return CMD_BAD;
     tr_transcript *t;
-    if (tr_load(&t, arg, err, errlen) < 0) return bad(io, "/load: %s (the current chat is kept)\n", err);
+    if (tr_load(&t, path, err, errlen) < 0) return bad(io, "/load: %s (the current chat is kept)\n", err);
+    if (*tr_load_note(t)) say(io, "%s\n", tr_load_note(t));
     if (chat_set_transcript(k->c, t, err, errlen) < 0) return -1;
     k->edit = -1;
-    say(io, "loaded %s: %zu messages\n", arg, tr_count(chat_transcript(k->c)));
+    say(io, "loaded %s: %zu messages\n", path, tr_count(chat_transcript(k->c)));
+    int rc = chat_warm(k->c, &io->chat, err, errlen);
+    if (rc < 0) return -1;
+    if (rc == 1) say(io, "restoring the context was cancelled: the next turn computes the rest\n");
     return CMD_DONE;
+}
+
+static int do_sessions(cmd *k, const char *arg, const cmd_io *io, char *err, size_t errlen) {
+    (void)err, (void)errlen;
+    if (no_arg("sessions", arg, io)) return CMD_BAD;
+    tr_session *list;
+    size_t n;
+    char dir[4096];
+    if (sessions(&list, &n, dir, sizeof dir, io, "sessions")) return CMD_BAD;
+    if (!n) say(io, "no saved chats in %s yet\n", dir);
+    else say(io, "saved chats in %s, newest first (/load N opens one):\n", dir);
+    const char *mine = chat_autosave_path(k->c);
+    for (size_t i = 0; i < n; i++) {
+        char when[32];
+        struct tm tm;
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&list[i].mtime, &tm));
+        const char *here = mine && !strcmp(mine, list[i].path) ? "  (this chat)" : "";
+        if (list[i].turns < 0)
+            say(io, "%4zu  %s  %s  cannot be loaded: %s%s\n", i + 1, when, list[i].name, list[i].first, here);
+        else
+            say(io, "%4zu  %s  %s  %d turn%s  %s%s\n", i + 1, when, list[i].name, list[i].turns,
+                list[i].turns == 1 ? "" : "s", list[i].first, here);
+    }
+    free(list);
+    return CMD_DONE;
+}
+
+/* ---- replay --------------------------------------------------------------------------------- */
+
+/* Reports where a regenerated reply departs from the saved one; 1 when it does. */
+static int compare(const cmd_io *io, int turn, size_t alt, size_t n_alts, const int32_t *was, size_t n_was,
+                   const int32_t *now, size_t n_now) {
+    size_t d = 0;
+    while (d < n_was && d < n_now && was[d] == now[d]) d++;
+    if (d == n_was && d == n_now) return 0;
+    char which[64] = "", a[24] = "the end", b[24] = "the end";
+    if (alt < n_alts) snprintf(which, sizeof which, ", earlier reply %zu", alt + 1);
+    if (d < n_was) snprintf(a, sizeof a, "id %d", was[d]);
+    if (d < n_now) snprintf(b, sizeof b, "id %d", now[d]);
+    bad(io, "replay turn %d%s: the reply differs from the saved one at token %zu (saved: %s, now: %s)\n", turn,
+        which, d, a, b);
+    return 1;
+}
+
+int cmd_replay(cmd *k, tr_transcript *src, const chat_replay_opts *o, const cmd_io *io, cmd_replay_result *res,
+               char *err, size_t errlen) {
+    memset(res, 0, sizeof *res);
+    tr_transcript *fresh;
+    if (tr_create(&fresh) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* replies without a generation record (version-1 files) come from one stream from the seed */
+    tr_settings *fs = tr_settings_of(fresh);
+    const tr_settings *ss = tr_settings_of(src);
+    *fs = *ss;
+    fs->system = NULL;
+    fs->state = o->seed >= 0 ? (uint64_t)o->seed : ss->seed;
+    if (tr_set_system(fresh, ss->system) < 0) {
+        tr_free(fresh);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (chat_set_transcript(k->c, fresh, err, errlen) < 0) return -1;
+    k->edit = -1;
+    int rc = CMD_DONE;
+    for (size_t i = 0; i < tr_count(src) && rc == CMD_DONE; i++) {
+        const tr_message *u = tr_at(src, i), *saved = tr_at(src, i + 1);
+        if (u->role == TR_SYSTEM && tr_append(chat_transcript(k->c), u) < 0) {   /* keeps the indices */
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        if (u->role != TR_USER) continue;
+        res->turns++;
+        if (io->on_turn) io->on_turn(io->ud, u->text, u->len);
+        int r = chat_replay(k->c, src, i, o, &io->chat, err, errlen);
+        if (r < 0) return -1;
+        if (r == 1) return CMD_CANCELLED;
+        const tr_message *now = last_message(k->c);
+        if (io->on_reply) io->on_reply(io->ud, now);
+        if (r == 2) return CMD_CANCELLED;
+        if (!saved || saved->role != TR_MODEL) continue;
+        for (size_t a = 0; a <= saved->n_alts && a <= now->n_alts; a++) {
+            int differs = a < saved->n_alts
+                              ? compare(io, res->turns, a, saved->n_alts, saved->alts[a].ids, saved->alts[a].n_ids,
+                                        now->alts[a].ids, now->alts[a].n_ids)
+                              : compare(io, res->turns, a, saved->n_alts, saved->ids, saved->n_ids, now->ids,
+                                        now->n_ids);
+            res->replies++;
+            res->differ += differs;
+        }
+    }
+    return rc;
+}
+
+static int do_replay(cmd *k, const char *arg, const cmd_io *io, char *err, size_t errlen) {
+    if (!*arg) return bad(io, "/replay: needs a file name\n");
+    tr_transcript *src;
+    if (tr_load(&src, arg, err, errlen) < 0) return bad(io, "/replay: %s (the current chat is kept)\n", err);
+    chat_replay_opts o;
+    chat_replay_opts_default(&o);
+    cmd_replay_result r;
+    int rc = cmd_replay(k, src, &o, io, &r, err, errlen);
+    tr_free(src);
+    if (rc == CMD_CANCELLED) say(io, "replay stopped at turn %d\n", r.turns);
+    else if (rc == CMD_DONE && !r.differ)
+        say(io, "replayed %d turn%s: all %d repl%s identical to the saved ones, token for token\n", r.turns,
+            r.turns == 1 ? "" : "s", r.replies, r.replies == 1 ? "y" : "ies");
+    else if (rc == CMD_DONE)
+        say(io, "replayed %d turn%s: %d of %d repl%s differ from the saved ones\n", r.turns, r.turns == 1 ? "" : "s",
+            r.differ, r.replies, r.replies == 1 ? "y" : "ies");
+    return rc;
 }
 
 static int do_export(cmd *k, const char *arg, const cmd_io *io, char *err, size_t errlen) {
@@ -467,7 +618,8 @@ static const handler handlers[C_COUNT] = {
     [C_MIN_P] = do_min_p, [C_SEED] = do_seed, [C_MAX_NEW] = do_max_new, [C_SETTINGS] = do_settings,
     [C_SYSTEM] = do_system, [C_THINK] = do_think, [C_STATS] = do_stats, [C_CONTEXT] = do_context,
     [C_DUMP] = do_dump, [C_RETRY] = do_retry, [C_UNDO] = do_undo, [C_EDIT] = do_edit,
-    [C_FORGET] = do_forget, [C_SAVE] = do_save, [C_LOAD] = do_load, [C_EXPORT] = do_export,
+    [C_FORGET] = do_forget, [C_SAVE] = do_save, [C_LOAD] = do_load, [C_SESSIONS] = do_sessions,
+    [C_REPLAY] = do_replay, [C_EXPORT] = do_export,
     [C_THEME] = do_theme, [C_COPY] = do_copy, [C_QUIT] = do_quit,
 };
 

@@ -48,6 +48,18 @@ void cmd_free(cmd *k);
 /* Handles one submitted input (len bytes, no trailing newline needed).  Returns a CMD_ code, or <0
  * when the model failed (err filled; the conversation is as before the input). */
 int cmd_submit(cmd *k, const char *input, size_t len, const cmd_io *io, char *err, size_t errlen);
+/* Replay (/replay, gemmachat --replay): the current conversation is replaced by src's settings, each
+ * of src's user turns is sent again through io (on_turn, the chat callbacks, on_reply) and its
+ * replies regenerated as they were made (chat_replay); each reply that departs from the saved one
+ * is reported as an error line naming the turn and the first differing token.  src stays the
+ * caller's.  Returns CMD_DONE, CMD_CANCELLED when the user stopped it, or <0 (err filled). */
+typedef struct {
+    int turns;            /* user turns sent */
+    int replies;          /* replies compared with saved ones (alternatives included) */
+    int differ;           /* of those, how many differ */
+} cmd_replay_result;
+int cmd_replay(cmd *k, tr_transcript *src, const chat_replay_opts *o, const cmd_io *io, cmd_replay_result *res,
+               char *err, size_t errlen);
 /* The transcript index of the message /edit chose, -1 if none; cancel drops the choice. */
 long cmd_editing(const cmd *k);
 void cmd_cancel_edit(cmd *k);

@@ -18,13 +18,14 @@ static const char usage[] =
     "       gemmachat [-m DIR] --plain            one user turn per line of stdin\n"
     "       gemmachat [-m DIR] --replay FILE [--save OUT]   regenerate a saved chat's replies\n"
     "options: --temp T --top-k K --top-p P --min-p P --seed N --max-new N --system TEXT --think\n"
-    "         --ctx N --threads N --quant q8|q4 --theme NAME --mouse --load FILE --resume\n"
-    "Without -m the bundled demo model runs.  In the chat, /help lists the commands.\n";
+    "         --ctx N --threads N --quant q8|q4 --theme NAME --mouse --load FILE --resume --no-autosave\n"
+    "Without -m the bundled demo model runs.  In the chat, /help lists the commands.\n"
+    "Chats are saved after every turn in $XDG_DATA_HOME/gemmachat/chats (not with -p or piped input).\n";
 
 static const char *const known[] = {
     "-m=", "--model=", "-p=", "--plain", "--replay=", "--save=", "--temp=", "--top-k=", "--top-p=",
     "--min-p=", "--seed=", "--max-new=", "--system=", "--ctx=", "--threads=", "--quant=", "--theme=",
-    "--mouse", "--load=", "--resume", "--think", "-h", "--help", NULL};
+    "--mouse", "--load=", "--resume", "--no-autosave", "--think", "-h", "--help", NULL};
 
 static int usage_error(const char *msg) {
     fprintf(stderr, "gemmachat: %s (gemmachat --help shows the options)\n", msg);
@@ -88,21 +89,26 @@ static void apply_overrides(chat *c, const chat_opts *o, int argc, char **argv) 
     if (!isnan(o->min_p)) p.min_p = (float)o->min_p;
     if (o->top_k >= 0) p.top_k = o->top_k;
     if (o->seed >= 0) p.seed = (uint64_t)o->seed;
-    chat_set_sampling(c, &p, 1);
+    chat_set_sampling(c, &p, o->seed >= 0);   /* else the saved random stream goes on */
     if (args_has(argc, argv, "--max-new")) chat_set_max_new(c, o->max_new);
     if (o->think) chat_set_think(c, 1);
     char err[256];
     if (o->system && chat_set_system(c, o->system, err, sizeof err) < 0) fprintf(stderr, "gemmachat: %s\n", err);
 }
 
+/* A saved transcript: into the chat, or (keep) handed back. */
 static int load_into(chat *c, const char *path, tr_transcript **keep) {
-    char err[512];
+    char err[1024];
     tr_transcript *t;
     if (tr_load(&t, path, err, sizeof err) < 0) {
         fprintf(stderr, "gemmachat: %s\n", err);
         return -1;
     }
     if (*tr_load_note(t)) fprintf(stderr, "gemmachat: %s: %s\n", path, tr_load_note(t));
+    const char *hash = tr_settings_of(t)->config_hash, *mine = tr_settings_of(chat_transcript(c))->config_hash;
+    if (*hash && *mine && strcmp(hash, mine))
+        fprintf(stderr, "gemmachat: note: %s was saved with another model configuration (%s); replies will differ\n",
+                path, tr_settings_of(t)->model_dir);
     if (keep) {
         *keep = t;
         return 0;
@@ -114,26 +120,30 @@ static int load_into(chat *c, const char *path, tr_transcript **keep) {
     return 0;
 }
 
-static int copy_settings(tr_transcript *dst, tr_transcript *src) {
-    tr_settings *d = tr_settings_of(dst);
-    const tr_settings *s = tr_settings_of(src);
-    char *keep = d->system;
-    *d = *s;
-    d->system = keep;
-    return tr_set_system(dst, s->system);
-}
-
-/* The full-screen chat, autosaved: a resumed chat continues in its own file, a new one gets one. */
-static int run_ui(chat *c, const char *resumed, int argc, char **argv) {
-    char err[512], dir[PATH_MAX], path[PATH_MAX];
+/* The autosave of an interactive chat: a resumed chat continues in its own file, any other gets a
+ * new one in the chats directory. */
+static void start_autosave(chat *c, const char *resumed) {
+    char err[1024], dir[PATH_MAX], path[PATH_MAX];
     if (resumed) {
         snprintf(path, sizeof path, "%s", resumed);
     } else if (tr_chats_dir(dir, sizeof dir, 1, err, sizeof err) < 0 ||
                tr_autosave_path(dir, time(NULL), path, sizeof path, err, sizeof err) < 0) {
         fprintf(stderr, "gemmachat: autosave off: %s\n", err);
-        *path = 0;
+        return;
     }
-    if (*path && chat_autosave(c, path, err, sizeof err) < 0) fprintf(stderr, "gemmachat: autosave off: %s\n", err);
+    if (chat_autosave(c, path, err, sizeof err) < 0) fprintf(stderr, "gemmachat: autosave off: %s\n", err);
+}
+
+/* The command line's sampling options, which replace what each replayed reply was saved with. */
+static void replay_opts(const chat_opts *o, int argc, char **argv, chat_replay_opts *r) {
+    chat_replay_opts_default(r);
+    r->temp = o->temp, r->top_p = o->top_p, r->min_p = o->min_p, r->top_k = o->top_k, r->seed = o->seed;
+    if (args_has(argc, argv, "--max-new")) r->max_new = o->max_new;
+    if (o->think) r->think = 1;
+    r->system = o->system;
+}
+
+static int run_ui(chat *c, int argc, char **argv) {
     ui_opts uo;
     ui_opts_default(&uo);
     uo.theme = args_get(argc, argv, "--theme");
@@ -185,35 +195,31 @@ int main(int argc, char **argv) {
         chat_free(c);
         return 1;
     }
-    if (from || replay) {
-        if (src) {   /* the replay starts from the saved chat's settings, without its messages */
-            tr_transcript *fresh;
-            if (tr_create(&fresh) < 0 || copy_settings(fresh, src) < 0 ||
-                chat_set_transcript(c, fresh, err, sizeof err) < 0) {
-                fprintf(stderr, "gemmachat: out of memory\n");
-                tr_free(src);
-                chat_free(c);
-                return 1;
-            }
-        }
-        apply_overrides(c, &o, argc, argv);
-    }
+    if (from) apply_overrides(c, &o, argc, argv);
 
+    /* the conversations: the full screen and line mode are autosaved, one-shots are not */
+    int ui = !replay && !prompt && !plain_lines && ui_available();
+    plain_mode mode = prompt ? PLAIN_ONESHOT : plain_lines || isatty(0) ? PLAIN_LINES : PLAIN_ALL;
+    if (!replay && (ui || mode == PLAIN_LINES) && !args_has(argc, argv, "--no-autosave"))
+        start_autosave(c, *resumed ? resumed : NULL);
     if (replay) {
-        status = plain_replay(c, src);
+        chat_replay_opts ro;
+        replay_opts(&o, argc, argv, &ro);
+        status = plain_replay(c, src, &ro);
         if (save && tr_save(chat_transcript(c), save, err, sizeof err) < 0) {
             fprintf(stderr, "gemmachat: %s\n", err);
             status = 1;
         }
         tr_free(src);
-    } else if (prompt) {
-        status = plain_run(c, &(plain_opts){.mode = PLAIN_ONESHOT, .prompt = prompt});
-    } else if (plain_lines) {
-        status = plain_run(c, &(plain_opts){.mode = PLAIN_LINES});
-    } else if (ui_available()) {
-        status = run_ui(c, *resumed ? resumed : NULL, argc, argv);
+    } else if (ui) {
+        status = run_ui(c, argc, argv);
     } else {
-        status = plain_run(c, &(plain_opts){.mode = isatty(0) ? PLAIN_LINES : PLAIN_ALL});
+        status = plain_run(c, &(plain_opts){.mode = mode, .prompt = prompt});
+    }
+    /* the last snapshot, on every way out (SIGTERM and SIGHUP included: the loops end on them) */
+    if (chat_emergency_save(c, err, sizeof err) < 0) {
+        fprintf(stderr, "gemmachat: the chat could not be saved: %s\n", err);
+        if (!status) status = 1;
     }
     chat_free(c);
     return status;

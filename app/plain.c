@@ -6,16 +6,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "app/cmd.h"
 
-/* Set by SIGINT; polled between tokens and prefill chunks. */
-static volatile sig_atomic_t plain_sigint;
+/* Set by SIGINT, and by SIGTERM/SIGHUP (the signal's number); polled between tokens and prefill
+ * chunks.  Nothing else happens in the handlers: the reply stops, the main loop ends, and
+ * gemmachat saves the chat (chat_emergency_save) on its way out. */
+static volatile sig_atomic_t plain_sigint, plain_sigterm;
 
 static void on_sigint(int sig) {
     (void)sig;
     plain_sigint++;
 }
+
+static void on_sigterm(int sig) { plain_sigterm = sig; }
 
 typedef struct {
     int broken;          /* stdout is gone (EPIPE): stop quietly */
@@ -48,7 +53,7 @@ static void on_text(void *ud, const char *s, size_t n, int thought) {
 
 static int cancelled(void *ud) {
     const plain *p = ud;
-    return plain_sigint || p->broken || p->failed;
+    return plain_sigint || plain_sigterm || p->broken || p->failed;
 }
 
 static void on_notice(void *ud, const char *msg) {
@@ -77,6 +82,9 @@ static void install_signals(void) {
     sa.sa_handler = on_sigint;     /* no SA_RESTART: a blocked read returns so Ctrl-C is seen */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_sigterm;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);      /* a closed stdout becomes EPIPE: a clean end, not a kill */
 }
 
@@ -126,13 +134,15 @@ static int run_lines(cmd *k, plain *p) {
     char *line = NULL;
     size_t cap = 0;
     int status = 0, tty = isatty(0), presses = 0;
-    for (;;) {
+    /* a SIGTERM between the check and the read waits for the next line or EOF: a window of
+     * microseconds, where blocking the signal around a stdio read is not possible */
+    while (!plain_sigterm) {
         if (tty) fputs("> ", stderr);
         plain_sigint = 0;
         errno = 0;
         ssize_t n = getline(&line, &cap, stdin);
         if (n < 0) {
-            if (errno != EINTR || !plain_sigint) break;   /* EOF ends the chat */
+            if (errno != EINTR || !plain_sigint) break;   /* EOF or SIGTERM ends the chat */
             clearerr(stdin);
             if (++presses >= 2) break;
             fputs("\ngemmachat: Ctrl-C again or Ctrl-D to quit\n", stderr);
@@ -181,11 +191,42 @@ static int run_all(cmd *k, plain *p) {
 }
 
 static int finish(plain *p, int status) {
+    if (plain_sigterm) return 128 + plain_sigterm;
     if (p->failed || (!p->broken && fflush(stdout) == EOF && errno != EPIPE)) {
         fprintf(stderr, "gemmachat: writing stdout: %s\n", strerror(p->failed ? p->write_errno : errno));
         return 1;
     }
     return p->broken ? 0 : status;
+}
+
+typedef struct {
+    plain *p;
+    int total;
+} restoring;
+
+static void on_restore_progress(void *ud, int done, int total) {
+    (void)done;
+    ((restoring *)ud)->total = total;
+}
+static int restore_cancelled(void *ud) { return cancelled(((restoring *)ud)->p); }
+
+/* A loaded conversation: its cache is rebuilt before the first line is read, so the first reply
+ * starts at once.  Ctrl-C skips it (the next turn computes the rest). */
+static void restore(chat *c, plain *p) {
+    if (!tr_count(chat_transcript(c))) return;
+    restoring r = {p, 0};
+    chat_cb cb = {.ud = &r, .on_prefill = on_restore_progress, .cancelled = restore_cancelled};
+    char err[512];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    fprintf(stderr, "gemmachat: restoring the conversation (%zu messages)...\n", tr_count(chat_transcript(c)));
+    plain_sigint = 0;
+    int rc = chat_warm(c, &cb, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc < 0) fprintf(stderr, "gemmachat: %s\n", err);
+    else if (rc == 1) fprintf(stderr, "gemmachat: restoring skipped: the next turn computes the rest\n");
+    else fprintf(stderr, "gemmachat: restored %d tokens in %.1f s\n", r.total,
+                 (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
 int plain_run(chat *c, const plain_opts *o) {
@@ -204,6 +245,7 @@ int plain_run(chat *c, const plain_opts *o) {
         int rc = submit(k, &p, o->prompt, strlen(o->prompt));
         status = rc < 0 ? 1 : rc == CMD_BAD ? 2 : rc == CMD_CANCELLED ? 130 : 0;
     } else if (o->mode == PLAIN_LINES) {
+        restore(c, &p);
         status = run_lines(k, &p);
     } else {
         status = run_all(k, &p);
@@ -212,45 +254,21 @@ int plain_run(chat *c, const plain_opts *o) {
     return finish(&p, status);
 }
 
-/* Index of the first difference of two id lists, -1 if equal. */
-static long first_difference(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
-    size_t i = 0;
-    while (i < na && i < nb && a[i] == b[i]) i++;
-    return i == na && i == nb ? -1 : (long)i;
-}
-
-int plain_replay(chat *c, tr_transcript *src) {
+int plain_replay(chat *c, tr_transcript *src, const chat_replay_opts *o) {
     plain p = {0};
     cmd_io io = make_io(&p);
-    install_signals();
-    int status = 0, turn = 0;
-    size_t n = tr_count(src);
-    for (size_t i = 0; i < n && !p.broken && !p.failed; i++) {
-        const tr_message *u = tr_at(src, i);
-        if (u->role != TR_USER) continue;
-        turn++;
-        char err[512];
-        plain_sigint = 0;
-        int rc = chat_send(c, u->text ? u->text : "", u->len, &io.chat, err, sizeof err);
-        if (rc != 0) {
-            fprintf(stderr, "gemmachat: replay turn %d: %s\n", turn, rc == 1 ? "cancelled" : err);
-            status = 1;
-            break;
-        }
-        tr_transcript *t = chat_transcript(c);
-        const tr_message *now = tr_at(t, tr_count(t) - 1);
-        on_reply(&p, now);
-        const tr_message *saved = i + 1 < n ? tr_at(src, i + 1) : NULL;
-        if (!saved || saved->role != TR_MODEL) continue;
-        long d = first_difference(saved->ids, saved->n_ids, now->ids, now->n_ids);
-        if (d >= 0) {
-            char was[24] = "the end", is[24] = "the end";
-            if ((size_t)d < saved->n_ids) snprintf(was, sizeof was, "id %d", saved->ids[d]);
-            if ((size_t)d < now->n_ids) snprintf(is, sizeof is, "id %d", now->ids[d]);
-            fprintf(stderr, "gemmachat: replay turn %d: the reply differs from the saved one at token %ld "
-                            "(saved: %s, now: %s)\n", turn, d, was, is);
-            status = 1;
-        }
+    cmd *k;
+    char err[512];
+    if (cmd_create(&k, c) < 0) {
+        fprintf(stderr, "gemmachat: out of memory\n");
+        return 1;
     }
-    return finish(&p, status);
+    install_signals();
+    plain_sigint = 0;
+    cmd_replay_result r;
+    int rc = cmd_replay(k, src, o, &io, &r, err, sizeof err);
+    cmd_free(k);
+    if (rc < 0) fprintf(stderr, "gemmachat: replay turn %d: %s\n", r.turns, err);
+    if (rc == CMD_CANCELLED) fprintf(stderr, "gemmachat: replay stopped at turn %d\n", r.turns);
+    return finish(&p, rc == CMD_DONE && !r.differ ? 0 : 1);
 }

@@ -16,13 +16,15 @@ typedef struct {
     const char *prompt;   /* PLAIN_ONESHOT */
 } plain_opts;
 
-/* Runs the chat.  Returns the exit status: 0 (also when stdout closed early), 1 on a runtime error,
- * 2 on an unknown command or bad argument in the one-shot modes or empty input, 130 when Ctrl-C
- * cancelled the one-shot prompt before its reply began. */
+/* Runs the chat.  A conversation already in the chat (--load, --resume) has its cache rebuilt
+ * first in PLAIN_LINES.  Returns the exit status: 0 (also when stdout closed early), 1 on a runtime
+ * error, 2 on an unknown command or bad argument in the one-shot modes or empty input, 130 when
+ * Ctrl-C cancelled the one-shot prompt before its reply began, 128+N after SIGTERM or SIGHUP (N):
+ * a reply in progress stops and is kept; the caller then saves (chat_emergency_save). */
 int plain_run(chat *c, const plain_opts *o);
 
-/* Sends the user messages of src again, in order, printing the new replies, and names the first
- * token where a reply differs from the saved one.  Returns 0 when every reply is identical, 1
- * otherwise or on error. */
-int plain_replay(chat *c, tr_transcript *src);
+/* Replays src (cmd_replay): prints the new replies, and on stderr the first token where a reply
+ * differs from the saved one.  Returns 0 when every reply is identical, 1 otherwise or on error,
+ * 128+N after signal N (SIGTERM, SIGHUP). */
+int plain_replay(chat *c, tr_transcript *src, const chat_replay_opts *o);
 #endif

@@ -45,9 +45,24 @@ static int32_t *dup_ids(const int32_t *ids, size_t n) {
     return d;
 }
 
+void tr_gen_clear(tr_gen *g) {
+    free(g->system);
+    memset(g, 0, sizeof *g);
+}
+
+int tr_gen_copy(tr_gen *dst, const tr_gen *src) {
+    char *sys = src->system ? strdup(src->system) : NULL;
+    if (src->system && !sys) return -1;
+    free(dst->system);
+    *dst = *src;
+    dst->system = sys;
+    return 0;
+}
+
 static void alt_clear(tr_alt *a) {
     free(a->text);
     free(a->ids);
+    tr_gen_clear(&a->gen);
     memset(a, 0, sizeof *a);
 }
 
@@ -56,6 +71,7 @@ void tr_message_clear(tr_message *m) {
     free(m->ids);
     for (size_t k = 0; k < m->n_alts; k++) alt_clear(&m->alts[k]);
     free(m->alts);
+    tr_gen_clear(&m->gen);
     memset(m, 0, sizeof *m);
 }
 
@@ -68,7 +84,8 @@ static int message_copy(tr_message *dst, const tr_message *src) {
     dst->alts = src->n_alts ? calloc(src->n_alts, sizeof *dst->alts) : NULL;
     dst->n_alts = 0;
     dst->stop[sizeof dst->stop - 1] = 0;
-    if (!dst->text || !dst->ids || (src->n_alts && !dst->alts)) goto fail;
+    dst->gen.system = NULL;
+    if (!dst->text || !dst->ids || (src->n_alts && !dst->alts) || tr_gen_copy(&dst->gen, &src->gen)) goto fail;
     for (size_t k = 0; k < src->n_alts; k++) {
         const tr_alt *a = &src->alts[k];
         tr_alt *b = &dst->alts[k];
@@ -78,8 +95,9 @@ static int message_copy(tr_message *dst, const tr_message *src) {
         b->ids = dup_ids(a->ids, a->ids ? a->n_ids : 0);
         b->n_ids = a->ids ? a->n_ids : 0;
         b->stop[sizeof b->stop - 1] = 0;
+        b->gen.system = NULL;
         dst->n_alts++;
-        if (!b->text || !b->ids) goto fail;
+        if (!b->text || !b->ids || tr_gen_copy(&b->gen, &a->gen)) goto fail;
     }
     return 0;
 fail:
@@ -106,7 +124,7 @@ int tr_settings_equal(const tr_settings *a, const tr_settings *b) {
     if (a->system && strcmp(a->system, b->system)) return 0;
     return !strcmp(a->model_dir, b->model_dir) && !strcmp(a->config_hash, b->config_hash) && a->temp == b->temp &&
            a->top_p == b->top_p && a->min_p == b->min_p && a->top_k == b->top_k && a->max_new == b->max_new &&
-           a->think == b->think && a->seed == b->seed;
+           a->think == b->think && a->seed == b->seed && a->state == b->state;
 }
 
 int tr_create(tr_transcript **out) {
@@ -181,8 +199,9 @@ int tr_push_alt(tr_transcript *t, size_t i) {
         return -1;
     }
     m->alts[m->n_alts++] = (tr_alt){.text = m->text, .len = m->len, .ids = m->ids, .n_ids = m->n_ids,
-                                    .thought_tokens = m->thought_tokens, .gen_ms = m->gen_ms};
+                                    .thought_tokens = m->thought_tokens, .gen_ms = m->gen_ms, .gen = m->gen};
     memcpy(m->alts[m->n_alts - 1].stop, m->stop, sizeof m->stop);
+    memset(&m->gen, 0, sizeof m->gen);
     m->text = empty_text;
     m->len = 0;
     m->ids = empty_ids;
@@ -200,10 +219,10 @@ int tr_select_alt(tr_transcript *t, size_t i, size_t k) {
     tr_alt *a = &m->alts[k], cur = *a;
     a->text = m->text, a->len = m->len, a->ids = m->ids, a->n_ids = m->n_ids;
     memcpy(a->stop, m->stop, sizeof a->stop);
-    a->thought_tokens = m->thought_tokens, a->gen_ms = m->gen_ms;
+    a->thought_tokens = m->thought_tokens, a->gen_ms = m->gen_ms, a->gen = m->gen;
     m->text = cur.text, m->len = cur.len, m->ids = cur.ids, m->n_ids = cur.n_ids;
     memcpy(m->stop, cur.stop, sizeof m->stop);
-    m->thought_tokens = cur.thought_tokens, m->gen_ms = cur.gen_ms;
+    m->thought_tokens = cur.thought_tokens, m->gen_ms = cur.gen_ms, m->gen = cur.gen;
     tr_journal_log_alt(t, "select_alt", i, k);
     return 0;
 }
@@ -223,6 +242,10 @@ int tr_extend(tr_transcript *t, const int32_t *ids, size_t n_ids, const char *te
     if (m->text) m->text[m->len] = 0;
     tr_journal_log_extend(t, ids, n_ids, text, len);
     return 0;
+}
+
+int tr_set_gen(tr_transcript *t, size_t i, const tr_gen *g) {
+    return i < t->n && !tr_gen_copy(&t->msgs[i].gen, g) ? 0 : -1;
 }
 
 int tr_end(tr_transcript *t, const char *stop) {

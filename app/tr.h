@@ -11,12 +11,26 @@
 
 typedef enum { TR_SYSTEM = 0, TR_USER, TR_MODEL } tr_role;
 
+/* How a reply was generated, so that a replay can generate it again token for token even when
+ * settings changed mid-chat or earlier replies were retried.  system is malloc'd (NULL: none) and
+ * owned by the message. */
+typedef struct {
+    int set;                        /* 0: not recorded (a version-1 file, or not generated here) */
+    double temp, top_p, min_p;      /* the sampler's settings (NaN: the model's default) */
+    int top_k, max_new, think;
+    uint64_t seed;                  /* the seed the random stream was last started from */
+    uint64_t state;                 /* the sampler's random state when the reply began */
+    int context_from;               /* index of the first message the model saw (older ones dropped) */
+    char *system;                   /* the system prompt in force */
+} tr_gen;
+
 typedef struct {
     char *text;  size_t len;        /* reply text (as shown), malloc'd, NUL-terminated */
     int32_t *ids; size_t n_ids;     /* ids the model produced (stop id included if any) */
     char stop[16];                  /* "stop_id", "length", "stopped_early" */
     int thought_tokens;
     double gen_ms;
+    tr_gen gen;
 } tr_alt;
 
 /* text, ids and alts are malloc'd and owned by the transcript (tr_free releases them); in a message
@@ -30,6 +44,7 @@ typedef struct {
     int thought_tokens;             /* model turns: tokens inside the thought channel */
     double prefill_ms, gen_ms;
     tr_alt *alts; size_t n_alts;    /* earlier replies replaced by /retry (model turns) */
+    tr_gen gen;                     /* model turns: how the reply was generated */
 } tr_message;
 
 typedef struct {
@@ -38,6 +53,8 @@ typedef struct {
     double temp, top_p, min_p;
     int top_k, max_new, think;      /* think: 0 or 1 */
     uint64_t seed;
+    uint64_t state;                 /* the sampler's random state now: where the next reply's stream
+                                       starts (tr_create and a file without one: the seed) */
     char *system;                   /* system prompt or NULL; malloc'd, owned by the transcript */
 } tr_settings;
 
@@ -62,10 +79,12 @@ int tr_select_alt(tr_transcript *t, size_t i, size_t k);
 
 /* Streaming a reply: tr_append an empty model message, then tr_extend it as tokens come (text is
  * what those tokens added to the shown reply; either part may be empty), then tr_end it.  Set the
- * stat fields (prefill_*, thought_tokens, *_ms) through tr_at before tr_end: the journal records
- * them with the stop reason.  Both act on the last message; -1 when there is none or memory ran out. */
+ * stat fields (prefill_*, thought_tokens, *_ms) and gen through tr_at before tr_end: the journal
+ * records them with the stop reason (tr_set_gen sets gen).  Both act on the last message; -1 when there is none or memory ran out. */
 int tr_extend(tr_transcript *t, const int32_t *ids, size_t n_ids, const char *text, size_t len);
 int tr_end(tr_transcript *t, const char *stop);
+/* Replaces the generation record of message i by a copy of g; -1 on a bad index or no memory. */
+int tr_set_gen(tr_transcript *t, size_t i, const tr_gen *g);
 
 /* Atomic save: temp file in the same dir, fsync, rename, fsync of the dir.  On any failure the old
  * file is untouched and the transcript in memory is unchanged.  A path that exists and is not a

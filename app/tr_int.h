@@ -7,8 +7,9 @@
 #include "app/tr.h"
 
 #define TR_FORMAT "gemmachat-transcript"
-#define TR_VERSION 1
+#define TR_VERSION 2        /* 2 added settings.state and generation records; 1 is still read */
 #define TR_JOURNAL_FORMAT "gemmachat-journal"
+#define TR_JOURNAL_VERSION 2
 #define TR_MAX_FILE ((size_t)1 << 30)     /* larger files are refused, not read */
 
 typedef struct tr_journal tr_journal;
@@ -24,6 +25,8 @@ struct tr_transcript {
 /* tr.c */
 void tr_message_clear(tr_message *m);
 void tr_settings_clear(tr_settings *s);
+void tr_gen_clear(tr_gen *g);
+int tr_gen_copy(tr_gen *dst, const tr_gen *src);
 int tr_settings_copy(tr_settings *dst, const tr_settings *src);
 int tr_settings_equal(const tr_settings *a, const tr_settings *b);
 /* Appends m itself (its buffers move into the transcript); -1 on allocation failure (m untouched). */
@@ -45,11 +48,19 @@ int tr_json_add(json_object *o, const char *key, json_object *v, int nullable);
 size_t tr_utf8_len(const unsigned char *p, size_t n);
 json_object *tr_json_model(const tr_settings *s);      /* "model": {dir, config_sha256} */
 json_object *tr_json_settings(const tr_settings *s);   /* "settings": {temp, ...} */
-json_object *tr_json_message(const tr_message *m);
+/* A message; its generation records name their system prompt only where it differs from `system`
+ * (the transcript's, as the reader will know it). */
+json_object *tr_json_message(const tr_message *m, const char *system);
+/* Adds "generation" for a recorded g (nothing when g->set is 0). */
+int tr_json_put_gen(json_object *o, const tr_gen *g, const char *system);
 json_object *tr_json_ids(const int32_t *ids, size_t n);
 int tr_json_put_text(json_object *o, const char *p, size_t n);
 int tr_json_read_settings(const json_object *o, tr_settings *out, const char *where, char *err, size_t errlen);
-int tr_json_read_message(const json_object *o, tr_message *out, const char *where, char *err, size_t errlen);
+int tr_json_read_message(const json_object *o, tr_message *out, const char *system, const char *where, char *err,
+                         size_t errlen);
+/* Member "generation" into *g (absent keeps it; its system prompt defaults to `system`). */
+int tr_json_read_gen(const json_object *o, tr_gen *g, const char *system, const char *where, char *err,
+                     size_t errlen);
 int tr_json_read_ids(const json_object *o, const char *key, int32_t **ids, size_t *n, const char *where,
                      char *err, size_t errlen);
 int tr_json_read_text(const json_object *o, char **text, size_t *len, const char *where, char *err, size_t errlen);

@@ -104,7 +104,7 @@ void tr_journal_log_append(tr_transcript *t, size_t i) {
     tr_journal *j = begin(t);
     if (!j) return;
     json_object *r = rec_n("append", i);
-    if (r && add(r, "message", tr_json_message(&t->msgs[i]))) json_object_put(r), r = NULL;
+    if (r && add(r, "message", tr_json_message(&t->msgs[i], t->settings.system))) json_object_put(r), r = NULL;
     put(j, r);
 }
 
@@ -130,7 +130,9 @@ void tr_journal_log_end(tr_transcript *t) {
     tr_journal *j = begin(t);
     if (!j) return;
     json_object *r = rec_n("end", t->n - 1);
-    if (r && tr_json_put_stats(r, &t->msgs[t->n - 1])) json_object_put(r), r = NULL;
+    const tr_message *m = &t->msgs[t->n - 1];
+    if (r && (tr_json_put_stats(r, m) || tr_json_put_gen(r, &m->gen, t->settings.system)))
+        json_object_put(r), r = NULL;
     put(j, r);
 }
 
@@ -153,7 +155,7 @@ void tr_journal_log_alt(tr_transcript *t, const char *op, size_t i, size_t k) {
 static int restart(tr_journal *j, const tr_transcript *t, const char *id) {
     json_object *r = rec_new("journal");
     if (r && (add(r, "format", json_object_new_string(TR_JOURNAL_FORMAT)) ||
-              add(r, "version", json_object_new_int(1)) || add(r, "base", json_object_new_string(id))))
+              add(r, "version", json_object_new_int(TR_JOURNAL_VERSION)) || add(r, "base", json_object_new_string(id))))
         json_object_put(r), r = NULL;
     j->n_ids = j->len = j->pieces = 0;
     j->stale = 1;

@@ -148,7 +148,7 @@ json_object *tr_json_settings(const tr_settings *s) {
     if (!o) return NULL;
     int bad = add_num(o, "temp", s->temp) || add(o, "top_k", json_object_new_int(s->top_k)) ||
               add_num(o, "top_p", s->top_p) || add_num(o, "min_p", s->min_p) ||
-              add(o, "seed", json_object_new_uint64(s->seed)) ||
+              add(o, "seed", json_object_new_uint64(s->seed)) || add(o, "state", json_object_new_uint64(s->state)) ||
               add(o, "max_new", json_object_new_int(s->max_new)) ||
               add(o, "think", json_object_new_boolean(s->think != 0)) ||
               tr_json_add(o, "system", s->system ? json_object_new_string(s->system) : NULL, s->system == NULL);
@@ -170,13 +170,33 @@ int tr_json_put_stats(json_object *o, const tr_message *m) {
                : 0;
 }
 
-json_object *tr_json_message(const tr_message *m) {
+static int same_text(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+int tr_json_put_gen(json_object *o, const tr_gen *g, const char *system) {
+    if (!g->set) return 0;
+    json_object *v = json_object_new_object();
+    if (tr_json_add(o, "generation", v, 0)) return -1;
+    return add_num(v, "temp", g->temp) || add(v, "top_k", json_object_new_int(g->top_k)) ||
+                   add_num(v, "top_p", g->top_p) || add_num(v, "min_p", g->min_p) ||
+                   add(v, "seed", json_object_new_uint64(g->seed)) ||
+                   add(v, "state", json_object_new_uint64(g->state)) ||
+                   add(v, "max_new", json_object_new_int(g->max_new)) ||
+                   add(v, "think", json_object_new_boolean(g->think != 0)) ||
+                   add(v, "context_from", json_object_new_int(g->context_from)) ||
+                   (!same_text(g->system, system) &&
+                    tr_json_add(v, "system", g->system ? json_object_new_string(g->system) : NULL, !g->system))
+               ? -1
+               : 0;
+}
+
+json_object *tr_json_message(const tr_message *m, const char *system) {
     static const char *const roles[] = {"system", "user", "model"};
     json_object *o = json_object_new_object(), *alts = NULL;
     if (!o) return NULL;
     const char *role = roles[(unsigned)m->role <= TR_MODEL ? m->role : TR_USER];
     int bad = add(o, "role", json_object_new_string(role)) || tr_json_put_text(o, m->text, m->len) ||
               add(o, "ids", tr_json_ids(m->ids, m->ids ? m->n_ids : 0)) || tr_json_put_stats(o, m) ||
+              tr_json_put_gen(o, &m->gen, system) ||
               add(o, "alternatives", alts = json_object_new_array_ext((int)m->n_alts));
     for (size_t k = 0; !bad && k < m->n_alts; k++) {
         const tr_alt *a = &m->alts[k];
@@ -185,7 +205,7 @@ json_object *tr_json_message(const tr_message *m) {
         if (bad) json_object_put(ao);
         else bad = tr_json_put_text(ao, a->text, a->len) ||
                    add(ao, "ids", tr_json_ids(a->ids, a->ids ? a->n_ids : 0)) ||
-                   put_reply_stats(ao, a->stop, a->thought_tokens, a->gen_ms);
+                   put_reply_stats(ao, a->stop, a->thought_tokens, a->gen_ms) || tr_json_put_gen(ao, &a->gen, system);
     }
     if (bad) json_object_put(o), o = NULL;
     return o;
@@ -323,7 +343,73 @@ int tr_json_read_stats(const json_object *o, tr_message *m, const char *where, c
                : 0;
 }
 
-static int read_alt(const json_object *o, tr_alt *a, const char *where, char *err, size_t errlen) {
+/* A 64-bit unsigned member (the seed, the random state); absent keeps *out.  json-c saturates
+ * integers beyond 64 bits, so only a sign is refused. */
+static int read_u64(const json_object *o, const char *key, uint64_t *out, const char *where, char *err,
+                    size_t errlen) {
+    json_object *v;
+    int rc = member(o, key, json_type_int, "an integer", &v, where, err, errlen);
+    if (rc < 0) return -1;
+    if (rc == 0 && json_object_get_int64(v) < 0) {
+        snprintf(err, errlen, "%s: %s = %.40s is negative", where, key, json_object_to_json_string(v));
+        return -1;
+    }
+    if (rc == 0) *out = json_object_get_uint64(v);
+    return 0;
+}
+
+/* A system prompt member: a string without NUL bytes or null; 1 when absent. */
+static int read_system(const json_object *o, char **out, const char *where, char *err, size_t errlen) {
+    json_object *v;
+    if (json_object_object_get_ex(o, "system", &v) && !v) {
+        *out = NULL;
+        return 0;
+    }
+    int rc = member(o, "system", json_type_string, "a string or null", &v, where, err, errlen);
+    if (rc) return rc;
+    if (memchr(json_object_get_string(v), 0, (size_t)json_object_get_string_len(v))) {
+        snprintf(err, errlen, "%s: system holds a NUL byte", where);
+        return -1;
+    }
+    if (!(*out = strdup(json_object_get_string(v)))) {
+        snprintf(err, errlen, "%s: out of memory", where);
+        return -1;
+    }
+    return 0;
+}
+
+int tr_json_read_gen(const json_object *o, tr_gen *g, const char *system, const char *where, char *err,
+                     size_t errlen) {
+    json_object *v;
+    int rc = member(o, "generation", json_type_object, "an object", &v, where, err, errlen);
+    if (rc) return rc < 0 ? -1 : 0;
+    char w[4400];
+    snprintf(w, sizeof w, "%s: generation", where);
+    tr_gen n = {.set = 1, .temp = 1.0, .top_p = 1.0};
+    if (read_num(v, "temp", &n.temp, w, err, errlen) || read_num(v, "top_p", &n.top_p, w, err, errlen) ||
+        read_num(v, "min_p", &n.min_p, w, err, errlen) || read_int(v, "top_k", &n.top_k, w, err, errlen) ||
+        read_int(v, "max_new", &n.max_new, w, err, errlen) || cfg_json_bool(v, "think", &n.think, w, err, errlen) < 0 ||
+        read_int(v, "context_from", &n.context_from, w, err, errlen) || read_u64(v, "seed", &n.seed, w, err, errlen))
+        return -1;
+    n.state = n.seed;
+    if (read_u64(v, "state", &n.state, w, err, errlen)) return -1;
+    if (n.context_from < 0) {
+        snprintf(err, errlen, "%s: context_from = %d is negative", w, n.context_from);
+        return -1;
+    }
+    rc = read_system(v, &n.system, w, err, errlen);
+    if (rc < 0) return -1;
+    if (rc > 0 && system && !(n.system = strdup(system))) {   /* absent: the transcript's own */
+        snprintf(err, errlen, "%s: out of memory", w);
+        return -1;
+    }
+    tr_gen_clear(g);
+    *g = n;
+    return 0;
+}
+
+static int read_alt(const json_object *o, tr_alt *a, const char *system, const char *where, char *err,
+                    size_t errlen) {
     if (!json_object_is_type(o, json_type_object)) {
         snprintf(err, errlen, "%s: must be an object", where);
         return -1;
@@ -332,12 +418,14 @@ static int read_alt(const json_object *o, tr_alt *a, const char *where, char *er
                    tr_json_read_ids(o, "ids", &a->ids, &a->n_ids, where, err, errlen) ||
                    tr_json_read_stop(o, a->stop, where, err, errlen) ||
                    read_int(o, "thought_tokens", &a->thought_tokens, where, err, errlen) ||
-                   read_num(o, "gen_ms", &a->gen_ms, where, err, errlen)
+                   read_num(o, "gen_ms", &a->gen_ms, where, err, errlen) ||
+                   tr_json_read_gen(o, &a->gen, system, where, err, errlen)
                ? -1
                : 0;
 }
 
-int tr_json_read_message(const json_object *o, tr_message *m, const char *where, char *err, size_t errlen) {
+int tr_json_read_message(const json_object *o, tr_message *m, const char *system, const char *where, char *err,
+                         size_t errlen) {
     memset(m, 0, sizeof *m);
     if (!json_object_is_type(o, json_type_object)) {
         snprintf(err, errlen, "%s: a message must be an object, got %s", where,
@@ -358,7 +446,7 @@ int tr_json_read_message(const json_object *o, tr_message *m, const char *where,
     }
     if (tr_json_read_text(o, &m->text, &m->len, where, err, errlen) ||
         tr_json_read_ids(o, "ids", &m->ids, &m->n_ids, where, err, errlen) ||
-        tr_json_read_stats(o, m, where, err, errlen) ||
+        tr_json_read_stats(o, m, where, err, errlen) || tr_json_read_gen(o, &m->gen, system, where, err, errlen) ||
         (rc = member(o, "alternatives", json_type_array, "an array", &alts, where, err, errlen)) < 0)
         goto fail;
     size_t na = rc ? 0 : json_object_array_length(alts);
@@ -370,7 +458,7 @@ int tr_json_read_message(const json_object *o, tr_message *m, const char *where,
         char w[4400];
         snprintf(w, sizeof w, "%s: alternatives[%zu]", where, k);
         m->n_alts++;
-        if (read_alt(json_object_array_get_idx(alts, k), &m->alts[k], w, err, errlen)) goto fail;
+        if (read_alt(json_object_array_get_idx(alts, k), &m->alts[k], system, w, err, errlen)) goto fail;
     }
     return 0;
 fail:
@@ -379,7 +467,7 @@ fail:
 }
 
 int tr_json_read_settings(const json_object *root, tr_settings *s, const char *where, char *err, size_t errlen) {
-    json_object *model, *set, *sys;
+    json_object *model, *set;
     memset(s, 0, sizeof *s);
     int rc = member(root, "model", json_type_object, "an object", &model, where, err, errlen);
     if (rc > 0) snprintf(err, errlen, "%s: model is missing", where);
@@ -404,25 +492,8 @@ int tr_json_read_settings(const json_object *root, tr_settings *s, const char *w
         read_int(set, "max_new", &s->max_new, w, err, errlen) ||
         cfg_json_bool(set, "think", &s->think, w, err, errlen) < 0)
         return -1;
-    /* json-c saturates integers beyond 64 bits; the seed takes any 64-bit value, so only a sign is refused */
-    json_object *v;
-    if ((rc = member(set, "seed", json_type_int, "an integer", &v, w, err, errlen)) < 0) return -1;
-    if (rc == 0 && json_object_get_int64(v) < 0) {
-        snprintf(err, errlen, "%s: seed = %.40s is negative", w, json_object_to_json_string(v));
-        return -1;
-    }
-    if (rc == 0) s->seed = json_object_get_uint64(v);
-    if ((rc = member(set, "system", json_type_string, "a string or null", &sys, w, err, errlen)) < 0) return -1;
-    if (rc == 0) {
-        size_t n = (size_t)json_object_get_string_len(sys);
-        if (memchr(json_object_get_string(sys), 0, n)) {
-            snprintf(err, errlen, "%s: system holds a NUL byte", w);
-            return -1;
-        }
-        if (!(s->system = strdup(json_object_get_string(sys)))) {
-            snprintf(err, errlen, "%s: out of memory", w);
-            return -1;
-        }
-    }
-    return 0;
+    if (read_u64(set, "seed", &s->seed, w, err, errlen)) return -1;
+    s->state = s->seed;   /* a version-1 file: the stream starts from the seed */
+    if (read_u64(set, "state", &s->state, w, err, errlen)) return -1;
+    return read_system(set, &s->system, w, err, errlen) < 0 ? -1 : 0;
 }

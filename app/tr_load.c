@@ -55,7 +55,8 @@ static int read_messages(tr_transcript *t, const json_object *root, const char *
         char where[4200];
         tr_message m;
         snprintf(where, sizeof where, "%s: messages[%zu]", path, i);
-        if (tr_json_read_message(json_object_array_get_idx(a, i), &m, where, err, errlen)) return -1;
+        if (tr_json_read_message(json_object_array_get_idx(a, i), &m, t->settings.system, where, err, errlen))
+            return -1;
         if (tr_take(t, &m) < 0) {
             tr_message_clear(&m);
             snprintf(err, errlen, "%s: out of memory", path);

@@ -63,7 +63,7 @@ static int apply(tr_transcript *t, const json_object *r, const char *where, char
             snprintf(err, errlen, "%s: message is missing", where);
             return -1;
         }
-        if (tr_json_read_message(v, &m, where, err, errlen)) return -1;
+        if (tr_json_read_message(v, &m, t->settings.system, where, err, errlen)) return -1;
         if (tr_take(t, &m) < 0) {
             tr_message_clear(&m);
             snprintf(err, errlen, "%s: out of memory", where);
@@ -85,7 +85,12 @@ static int apply(tr_transcript *t, const json_object *r, const char *where, char
         if (rec_index(r, "n", last, last, &n, where, err, errlen)) return -1;
         if (!strcmp(op, "tokens")) return apply_tokens(t, r, where, err, errlen);
         tr_message m = t->msgs[last];   /* all the stats or none */
-        if (tr_json_read_stats(r, &m, where, err, errlen)) return -1;
+        tr_gen g = {0};
+        if (tr_json_read_stats(r, &m, where, err, errlen) ||
+            tr_json_read_gen(r, &g, t->settings.system, where, err, errlen))
+            return -1;
+        tr_gen_clear(&t->msgs[last].gen);   /* the record holds the whole generation record: none, or all */
+        m.gen = g;
         t->msgs[last] = m;
         return 0;
     }
@@ -117,7 +122,7 @@ static int head_matches(const json_object *h, const char *id) {
     char e[8];
     return json_object_object_get_ex(h, "format", &v) && json_object_is_type(v, json_type_string) &&
            !strcmp(json_object_get_string(v), TR_JOURNAL_FORMAT) &&
-           cfg_json_int(h, "version", 1, 1, &ver, "", e, sizeof e) == 0 && json_object_object_get_ex(h, "base", &v) &&
+           cfg_json_int(h, "version", 1, TR_JOURNAL_VERSION, &ver, "", e, sizeof e) == 0 && json_object_object_get_ex(h, "base", &v) &&
            json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), id);
 }
 

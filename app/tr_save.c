@@ -44,7 +44,7 @@ static int serialize(const tr_transcript *t, const char *id, tr_buf *b) {
     put_obj(b, tr_json_settings(&t->settings), ",\n\"messages\": [");
     for (size_t i = 0; i < t->n; i++) {
         tr_buf_put(b, "\n", 1);
-        put_obj(b, tr_json_message(&t->msgs[i]), i + 1 < t->n ? "," : "");
+        put_obj(b, tr_json_message(&t->msgs[i], t->settings.system), i + 1 < t->n ? "," : "");
     }
     tr_buf_put(b, "\n]}\n", 4);
     return b->failed ? -1 : 0;

@@ -112,7 +112,7 @@ static void test_round_trip(const char *dir) {
     char *file = fx_read(path, &len);
     T_CHECK(file && valid_utf8((unsigned char *)file, len) && !memchr(file, 0, len), "the file is valid UTF-8", NULL);
     T_CHECK(file && strstr(file, "hello\\u0000world") && strstr(file, "\"text_base64\"") &&
-                strstr(file, "\"format\":\"gemmachat-transcript\"") && strstr(file, "\"version\":1"),
+                strstr(file, "\"format\":\"gemmachat-transcript\"") && strstr(file, "\"version\":2"),
             "NUL is \\u0000 and bad bytes go to text_base64", NULL);
     struct stat sb;
     T_CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "a new transcript is private (0600)", "%o",

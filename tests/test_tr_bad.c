@@ -58,7 +58,7 @@ static void test_refused(const char *dir) {
         {"top level array", NULL, "[1,2,3]", "not a gemmachat transcript"},
         {"foreign JSON", NULL, "{\"name\":\"my notes\",\"items\":[]}", "not a gemmachat transcript"},
         {"other format", "gemmachat-transcript", "chatgpt-export", "not a gemmachat transcript"},
-        {"future version", "\"version\":1", "\"version\":2", "newer than this gemmachat"},
+        {"future version", "\"version\":1", "\"version\":3", "newer than this gemmachat"},
         {"version as string", "\"version\":1", "\"version\":\"1\"", "version must be an integer"},
         {"version zero", "\"version\":1", "\"version\":0", "not valid"},
         {"messages not an array", "\"messages\":[", "\"messages\":\"none\",\"x\":[", "messages must be an array"},

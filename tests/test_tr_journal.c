@@ -250,12 +250,21 @@ static void test_random_replay(const char *dir) {
             for (size_t k = 0; k < sizeof text; k++) text[k] = (char)(rand() % 3 ? 'a' + rand() % 26 : rand() % 256);
             if (what < 2) fx_msg(t, rand() % 2 ? TR_USER : TR_MODEL, text, (size_t)(rand() % 24), rand() % 5, "");
             else if (what < 6 && n) tr_extend(t, &(int32_t){rand() % 1000}, 1, text, (size_t)(rand() % 5));
-            else if (what == 6 && n) tr_end(t, rand() % 2 ? "stop_id" : "length");
+            else if (what == 6 && n) {   /* a reply's generation record goes with its end */
+                static const char *const sys[] = {NULL, "sys A", "sys B"};
+                tr_gen g = {.set = rand() % 3 != 0, .temp = rand() % 2 ? NAN : 0.25 * (rand() % 8),
+                            .top_k = rand() % 50, .seed = (uint64_t)rand() << 33, .state = (uint64_t)rand() * 7919,
+                            .context_from = rand() % 4, .system = (char *)sys[rand() % 3]};
+                if (rand() % 2) tr_set_gen(t, n - 1, &g);
+                tr_end(t, rand() % 2 ? "stop_id" : "length");
+            }
             else if (what == 7 && n) tr_truncate(t, n - 1 - (size_t)(rand() % (n < 3 ? n : 3)));
             else if (what == 8 && n && tr_at(t, n - 1)->role == TR_MODEL) tr_push_alt(t, n - 1);
             else if (what == 9 && n && tr_at(t, n - 1)->n_alts)
                 tr_select_alt(t, n - 1, (size_t)rand() % tr_at(t, n - 1)->n_alts);
             if (rand() % 40 == 0) tr_settings_of(t)->top_k = rand() % 100;
+            if (rand() % 40 == 0) tr_settings_of(t)->state = (uint64_t)rand() << 20;
+            if (rand() % 30 == 0) tr_set_system(t, rand() % 3 ? (rand() % 2 ? "sys A" : "sys B") : NULL);
             if (rand() % 60 == 0) tr_checkpoint(t, err, sizeof err);
         }
         tr_journal_close(t);

@@ -5,6 +5,7 @@ G="$GC_BIN/gemmachat"
 M="$GC_TESTDATA/models/tiny-chat"
 E="$GC_TESTDATA/models/tiny-e"
 T=$(mktemp -d)
+export XDG_DATA_HOME="$T/data"   # the autosaves of --plain stay in here
 trap 'rm -rf "$T"' EXIT
 
 pass() { echo "PASS: $1"; }
