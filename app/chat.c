@@ -296,8 +296,8 @@ static int reply_reserve(const chat *c) {
     return r < c->ctx / 2 ? r : c->ctx / 2;
 }
 
-/* Renders messages [c->first, at) (gen_prompt 1: with the generation prompt) from the exchange
- * starting at message `from`; fits: the prompt and a reply's room fit the context. */
+/* Renders messages [from, at), from becoming c->first (gen_prompt 1: with the generation prompt);
+ * fits: the prompt and a reply's room fit the context. */
 static int render_from(chat *c, size_t from, size_t at, int gen_prompt, int32_t **ids, size_t *n, int *fits,
                        char *err, size_t errlen) {
     c->first = from;
@@ -316,12 +316,12 @@ static int fit_prompt(chat *c, size_t at, int gen_prompt, const chat_cb *cb, int
     int fits;
     if (render_from(c, old, at, gen_prompt, ids, n, &fits, err, errlen) < 0) return -1;
     if (fits) return 0;
-    free(*ids);
     /* the later exchanges that could open the context, oldest first */
     for (size_t j = next_exchange(c, old, at); j < at; j = next_exchange(c, j, at)) {
         size_t *more = realloc(starts, (k + 1) * sizeof *starts);
         if (!more) {
             free(starts);
+            free(*ids);
             snprintf(err, errlen, "out of memory");
             return -1;
         }
@@ -329,12 +329,12 @@ static int fit_prompt(chat *c, size_t at, int gen_prompt, const chat_cb *cb, int
         starts[k++] = j;
     }
     if (!k) {   /* only the current exchange: no room to spare, but a reply can start */
-        if (render_from(c, old, at, gen_prompt, ids, n, &fits, err, errlen) < 0) return -1;
         if ((long long)*n < c->ctx) return 0;
         snprintf(err, errlen, "the message is too long: %zu tokens, the context holds %d (see --ctx)", *n, c->ctx);
         free(*ids);
         return -1;
     }
+    free(*ids);
     size_t lo = 0, hi = k - 1;   /* the earliest start that fits; the last one when none does */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -572,7 +572,8 @@ static int respond(chat *c, size_t at, const chat_cb *cb, char *err, size_t errl
     sync_settings(c);   /* the random state moved on */
     if (rc < 0) return -1;
     char serr[1024];
-    if (*c->autosave && tr_checkpoint(c->tr, serr, sizeof serr) < 0) notice(cb, "autosave failed: %s", serr);
+    if (*c->autosave && tr_checkpoint_due(c->tr) && tr_checkpoint(c->tr, serr, sizeof serr) < 0)
+        notice(cb, "autosave failed: %s", serr);
     if (c->n_fed >= CHAT_WARN_FULL * c->ctx && !c->warned) {
         notice(cb, "context %d%% full: the oldest exchanges will be dropped to make room",
                (int)(100.0 * c->n_fed / c->ctx));
@@ -904,6 +905,10 @@ int chat_stop_ids(const chat *c, const int32_t **ids) {
     return c->n_stop;
 }
 const char *chat_model_dir(const chat *c) { return c->dir; }
+int chat_other_model(const chat *c, tr_transcript *t) {
+    const char *h = tr_settings_of(t)->config_hash;
+    return *h && *c->config_hash && strcmp(h, c->config_hash) != 0;
+}
 const char *chat_weights(const chat *c) { return gm_weights_name(c->m); }
 tr_transcript *chat_transcript(chat *c) { return c->tr; }
 const cfg_model *chat_config(const chat *c) { return gm_config(c->m); }

@@ -80,7 +80,8 @@ int chat_use_settings(chat *c, const tr_settings *s, char *err, size_t errlen);
 int chat_warm(chat *c, const chat_cb *cb, char *err, size_t errlen);
 
 /* Autosave: saves the conversation to path now, journals every change beside it and saves it again
- * after each reply.  A later chat_set_transcript continues in a new file in the same directory. */
+ * after a reply once the journal has grown enough to be worth it (tr_checkpoint_due: after every
+ * reply of a short chat).  A later chat_set_transcript continues in a new file in the same directory. */
 int chat_autosave(chat *c, const char *path, char *err, size_t errlen);
 const char *chat_autosave_path(const chat *c);   /* NULL: not autosaving */
 /* Saves everything now: a snapshot over the autosave file, which also covers the journal's waiting
@@ -140,6 +141,9 @@ const int32_t *chat_cache_ids(const chat *c, int *n);     /* the ids held in the
 /* The ids that end a reply: generation_config.json's eos_token_id and <turn|>. */
 int chat_stop_ids(const chat *c, const int32_t **ids);
 const char *chat_model_dir(const chat *c);
+/* 1 when t was saved with another model configuration (both config hashes known and different):
+ * its replies will not replay the same. */
+int chat_other_model(const chat *c, tr_transcript *t);
 const char *chat_weights(const chat *c);                  /* "bf16", "q8", ... */
 
 tr_transcript *chat_transcript(chat *c);

@@ -453,6 +453,16 @@ static int sessions(tr_session **list, size_t *n, char *dir, size_t dirlen, cons
     return 0;
 }
 
+static void other_model(cmd *k, tr_transcript *t, const char *path, const cmd_io *io) {
+    if (!chat_other_model(k->c, t) || !io->chat.on_notice) return;
+    char *msg;
+    if (asprintf(&msg, "note: %s was saved with another model configuration (%s); replies will differ", path,
+                 tr_settings_of(t)->model_dir) < 0)
+        return;
+    io->chat.on_notice(io->chat.ud, msg);
+    free(msg);
+}
+
 /* A /load argument: a file, or the number of a chat in the /sessions list when no such file exists. */
 static int load_path(const char *arg, char *path, size_t cap, const cmd_io *io) {
     long n;
@@ -480,6 +490,7 @@ static int do_load(cmd *k, const char *arg, const cmd_io *io, char *err, size_t 
     tr_transcript *t;
     if (tr_load(&t, path, err, errlen) < 0) return bad(io, "/load: %s (the current chat is kept)\n", err);
     if (*tr_load_note(t)) say(io, "%s\n", tr_load_note(t));
+    other_model(k, t, path, io);
     if (chat_set_transcript(k->c, t, err, errlen) < 0) return -1;
     k->edit = -1;
     say(io, "loaded %s: %zu messages\n", path, tr_count(chat_transcript(k->c)));
@@ -552,8 +563,7 @@ int cmd_replay(cmd *k, tr_transcript *src, const chat_replay_opts *o, const cmd_
     }
     if (chat_set_transcript(k->c, fresh, err, errlen) < 0) return -1;
     k->edit = -1;
-    int rc = CMD_DONE;
-    for (size_t i = 0; i < tr_count(src) && rc == CMD_DONE; i++) {
+    for (size_t i = 0; i < tr_count(src); i++) {
         const tr_message *u = tr_at(src, i), *saved = tr_at(src, i + 1);
         if (u->role == TR_SYSTEM && tr_append(chat_transcript(k->c), u) < 0) {   /* keeps the indices */
             snprintf(err, errlen, "out of memory");
@@ -579,13 +589,14 @@ int cmd_replay(cmd *k, tr_transcript *src, const chat_replay_opts *o, const cmd_
             res->differ += differs;
         }
     }
-    return rc;
+    return CMD_DONE;
 }
 
 static int do_replay(cmd *k, const char *arg, const cmd_io *io, char *err, size_t errlen) {
     if (!*arg) return bad(io, "/replay: needs a file name\n");
     tr_transcript *src;
     if (tr_load(&src, arg, err, errlen) < 0) return bad(io, "/replay: %s (the current chat is kept)\n", err);
+    other_model(k, src, arg, io);
     chat_replay_opts o;
     chat_replay_opts_default(&o);
     cmd_replay_result r;

@@ -105,8 +105,7 @@ static int load_into(chat *c, const char *path, tr_transcript **keep) {
         return -1;
     }
     if (*tr_load_note(t)) fprintf(stderr, "gemmachat: %s: %s\n", path, tr_load_note(t));
-    const char *hash = tr_settings_of(t)->config_hash, *mine = tr_settings_of(chat_transcript(c))->config_hash;
-    if (*hash && *mine && strcmp(hash, mine))
+    if (chat_other_model(c, t))
         fprintf(stderr, "gemmachat: note: %s was saved with another model configuration (%s); replies will differ\n",
                 path, tr_settings_of(t)->model_dir);
     if (keep) {

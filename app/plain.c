@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "app/cmd.h"
 
@@ -27,6 +28,10 @@ typedef struct {
     int thinking;        /* a thought is being written to stderr */
     int failed;          /* stdout failed for another reason */
     int write_errno;
+    cmd *k;
+    const char *editor;  /* $VISUAL or $EDITOR on a terminal, else NULL: /edit prints the message */
+    char *pending;       /* what the editor gave back, submitted next (malloc'd) */
+    size_t pending_len;
 } plain;
 
 static void out(plain *p, FILE *f, const char *s, size_t n) {
@@ -71,8 +76,64 @@ static void on_reply(void *ud, const tr_message *m) {
     if (!strcmp(m->stop, "stopped_early") && !p->broken) fprintf(stderr, "gemmachat: [interrupted]\n");
 }
 
+static int read_all(FILE *f, char **out, size_t *len);
+
+/* The file's bytes (malloc'd), or NULL. */
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    if (f && read_all(f, &text, len) < 0) text = NULL;
+    if (f) fclose(f);
+    return text;
+}
+
+/* Runs the editor on a private temporary copy of text; the edited text without the newline editors
+ * add (malloc'd), or NULL with the reason on stderr. */
+static char *run_editor(const char *editor, const char *text, size_t len, size_t *out_len) {
+    const char *tmp = getenv("TMPDIR");
+    char path[4096], *cmdline = NULL, *edited = NULL;
+    snprintf(path, sizeof path, "%s/gemmachat-edit-XXXXXX.txt", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemps(path, 4), st = -1;
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len || close(fd) || asprintf(&cmdline, "%s \"$1\"", editor) < 0) {
+        fprintf(stderr, "gemmachat: /edit: cannot write %s: %s\n", path, strerror(errno));
+        if (fd >= 0) unlink(path);
+        return NULL;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmdline, "sh", path, (char *)NULL);
+        _exit(127);
+    }
+    free(cmdline);
+    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+        fprintf(stderr, "gemmachat: /edit: %s failed; the message is left as it was\n", editor);
+    else if (!(edited = slurp(path, out_len)))
+        fprintf(stderr, "gemmachat: /edit: cannot read %s back\n", path);
+    unlink(path);
+    if (edited && *out_len && edited[*out_len - 1] == '\n') edited[--*out_len] = 0;
+    if (edited && !*out_len) {
+        fprintf(stderr, "gemmachat: /edit: the message was left empty; nothing changed\n");
+        free(edited), edited = NULL;
+    }
+    if (edited && edited[0] == '/') {   /* a message, not a command: "//" sends it as it is */
+        char *esc = malloc(*out_len + 2);
+        if (esc) esc[0] = '/', memcpy(esc + 1, edited, *out_len + 1), ++*out_len;
+        free(edited), edited = esc;
+    }
+    return edited;
+}
+
+/* /edit on a terminal with an editor: the message goes through it and the result is sent next. */
+static void on_edit(void *ud, const char *text, size_t len) {
+    plain *p = ud;
+    free(p->pending);
+    p->pending = run_editor(p->editor, text, len, &p->pending_len);
+    if (!p->pending) cmd_cancel_edit(p->k);
+}
+
 static cmd_io make_io(plain *p) {
-    return (cmd_io){.ud = p, .print = print, .on_reply = on_reply,
+    return (cmd_io){.ud = p, .print = print, .on_reply = on_reply, .edit = p->editor ? on_edit : NULL,
                     .chat = {.ud = p, .on_text = on_text, .cancelled = cancelled, .on_notice = on_notice}};
 }
 
@@ -151,6 +212,12 @@ static int run_lines(cmd *k, plain *p) {
         presses = 0;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
         int rc = submit(k, p, line, (size_t)n);
+        while (rc >= 0 && rc != CMD_QUIT && p->pending) {   /* the message /edit brought back */
+            char *edited = p->pending;
+            p->pending = NULL;
+            rc = submit(k, p, edited, p->pending_len);
+            free(edited);
+        }
         if (rc < 0) status = 1;
         if (rc == CMD_QUIT || p->broken || p->failed) break;
     }
@@ -236,6 +303,9 @@ int plain_run(chat *c, const plain_opts *o) {
         fprintf(stderr, "gemmachat: out of memory\n");
         return 1;
     }
+    p.k = k;
+    const char *editor = getenv("VISUAL") && *getenv("VISUAL") ? getenv("VISUAL") : getenv("EDITOR");
+    if (o->mode == PLAIN_LINES && isatty(0) && isatty(2) && editor && *editor) p.editor = editor;
     install_signals();
     int status;
     if (o->mode == PLAIN_ONESHOT && blank(o->prompt, strlen(o->prompt))) {
@@ -251,6 +321,7 @@ int plain_run(chat *c, const plain_opts *o) {
         status = run_all(k, &p);
     }
     cmd_free(k);
+    free(p.pending);
     return finish(&p, status);
 }
 

@@ -79,8 +79,9 @@ int tr_select_alt(tr_transcript *t, size_t i, size_t k);
 
 /* Streaming a reply: tr_append an empty model message, then tr_extend it as tokens come (text is
  * what those tokens added to the shown reply; either part may be empty), then tr_end it.  Set the
- * stat fields (prefill_*, thought_tokens, *_ms) and gen through tr_at before tr_end: the journal
- * records them with the stop reason (tr_set_gen sets gen).  Both act on the last message; -1 when there is none or memory ran out. */
+ * stat fields (prefill_*, thought_tokens, *_ms) and gen (tr_set_gen) before tr_end: the journal
+ * records them with the stop reason.  Both act on the last message; -1 when there is none or memory
+ * ran out. */
 int tr_extend(tr_transcript *t, const int32_t *ids, size_t n_ids, const char *text, size_t len);
 int tr_end(tr_transcript *t, const char *stop);
 /* Replaces the generation record of message i by a copy of g; -1 on a bad index or no memory. */
@@ -107,6 +108,10 @@ int tr_export_md(const tr_transcript *t, const char *path, char *err, size_t err
 int tr_journal_open(tr_transcript *t, const char *path, char *err, size_t errlen);
 /* Saves the snapshot at the journal's path (the autosave after each turn); starts the journal afresh. */
 int tr_checkpoint(tr_transcript *t, char *err, size_t errlen);
+/* Whether a checkpoint is worth its cost now: the journal has grown to a quarter of the snapshot, or
+ * it is paused by a failure.  Until then every change is safe in the journal alone, and a long
+ * chat does not rewrite its whole snapshot after every turn. */
+int tr_checkpoint_due(const tr_transcript *t);
 /* Writes waiting tokens now (e.g. when the reply stalls). */
 int tr_journal_flush(tr_transcript *t, char *err, size_t errlen);
 /* Flushes and detaches the journal (tr_free does this too). */

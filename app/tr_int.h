@@ -94,6 +94,7 @@ void tr_journal_log_extend(tr_transcript *t, const int32_t *ids, size_t n, const
 void tr_journal_log_end(tr_transcript *t);
 void tr_journal_log_truncate(tr_transcript *t, size_t from);
 void tr_journal_log_alt(tr_transcript *t, const char *op, size_t i, size_t k);
-/* Applies path + ".journal" to t when its header names snapshot id; fills t->note. */
-void tr_journal_replay(tr_transcript *t, const char *path, const char *id);
+/* Applies path + ".journal" to t when its header names snapshot id; fills t->note.  -1 when memory
+ * ran out (the journal may hold more than was applied). */
+int tr_journal_replay(tr_transcript *t, const char *path, const char *id);
 #endif

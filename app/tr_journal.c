@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@ struct tr_journal {
     dev_t dev;
     ino_t ino;                  /* the snapshot file this journal continues */
     off_t size;                 /* bytes of whole records */
+    off_t snap_size;            /* bytes of the snapshot it continues */
     int stale;                  /* starting afresh failed: records would not match the snapshot */
     tr_settings logged;         /* settings as of the records written */
     int32_t *ids;               /* reply tokens waiting for the next flush */
@@ -165,6 +167,8 @@ static int restart(tr_journal *j, const tr_transcript *t, const char *id) {
         return -1;
     }
     j->size = 0;
+    struct stat sb;
+    j->snap_size = stat(j->snap, &sb) == 0 ? sb.st_size : 0;
     if (put(j, r)) return -1;
     if (tr_settings_copy(&j->logged, &t->settings)) {
         snprintf(j->err, sizeof j->err, "%s: out of memory", j->path);
@@ -231,6 +235,11 @@ int tr_checkpoint(tr_transcript *t, char *err, size_t errlen) {
         return -1;
     }
     return 0;
+}
+
+int tr_checkpoint_due(const tr_transcript *t) {
+    const tr_journal *j = t->j;
+    return j && (j->stale || j->err[0] || j->size * 4 >= j->snap_size);
 }
 
 int tr_journal_flush(tr_transcript *t, char *err, size_t errlen) {

@@ -117,7 +117,11 @@ int tr_load(tr_transcript **out, const char *path, char *err, size_t errlen) {
         tr_free(t);
         return -1;
     }
-    if (id[0]) tr_journal_replay(t, path, id);
+    if (id[0] && tr_journal_replay(t, path, id) < 0) {
+        tr_free(t);
+        snprintf(err, errlen, "%s: out of memory while replaying its journal", path);
+        return -1;
+    }
     tr_message *last = t->n ? &t->msgs[t->n - 1] : NULL;
     if (last && last->role == TR_MODEL && !last->stop[0]) strcpy(last->stop, "stopped_early");
     *out = t;

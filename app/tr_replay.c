@@ -126,10 +126,10 @@ static int head_matches(const json_object *h, const char *id) {
            json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), id);
 }
 
-void tr_journal_replay(tr_transcript *t, const char *path, const char *id) {
+int tr_journal_replay(tr_transcript *t, const char *path, const char *id) {
     size_t pl = strlen(path), len, applied = 0, line = 0;
     char *jp = malloc(pl + 9), *text = NULL, err[4800], where[4200], problem[5000] = "";
-    if (!jp) return;
+    if (!jp) return -1;
     snprintf(jp, pl + 9, "%s.journal", path);
     int rc = cfg_json_read(&text, &len, jp, TR_MAX_FILE, 1, err, sizeof err);
     if (rc == -1) snprintf(problem, sizeof problem, "the journal was not replayed: %s", err);
@@ -141,6 +141,7 @@ void tr_journal_replay(tr_transcript *t, const char *path, const char *id) {
         snprintf(where, sizeof where, "%s: line %zu", jp, line + 1);
         int bad = cfg_json_parse(&r, text + at, end - at, 8, 1, where, err, sizeof err);
         if (line == 0) {
+            if (bad && strstr(err, "out of memory")) snprintf(problem, sizeof problem, "%s", err);
             if (bad || !head_matches(r, id)) rc = 1;   /* belongs to another snapshot: nothing to do */
         } else if (bad || apply(t, r, where, err, sizeof err)) {
             size_t rest = 0;
@@ -155,12 +156,15 @@ void tr_journal_replay(tr_transcript *t, const char *path, const char *id) {
     }
     free(t->note);
     t->note = NULL;
-    if (applied || problem[0]) {
+    /* what could not be replayed for want of memory is not a damaged journal: the load fails */
+    int oom = strstr(problem, "out of memory") != NULL;
+    if (!oom && (applied || problem[0])) {
         int n = applied ? asprintf(&t->note, "%zu unsaved change%s recovered from %s%s%s", applied,
                                    applied == 1 ? "" : "s", jp, problem[0] ? "; " : "", problem)
                         : asprintf(&t->note, "%s", problem);
-        if (n < 0) t->note = NULL;
+        if (n < 0) t->note = NULL, oom = 1;
     }
     free(text);
     free(jp);
+    return oom ? -1 : 0;
 }

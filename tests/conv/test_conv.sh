@@ -53,6 +53,29 @@ check "/save into a read-only directory: an error naming the file" "$(grep -q "^
 check "/save into a read-only directory: the old file is intact" "$(cmp -s "$T/ro/keep.json" "$T/keep.orig" && [ "$(ls "$T/ro")" = keep.json ] && echo 1)" "$(ls "$T/ro")"
 check "/save into a read-only directory: the chat goes on" "$([ $rc = 0 ] && [ "$(wc -l < "$T/out")" = 2 ] && echo 1)" "rc $rc: $(cat "$T/out")"
 
+# /save onto a full file system (a 64 KiB tmpfs; without root, a 48 KiB file-size limit): the old file
+# stays, the chat goes on
+mkdir -p "$T/full"
+printf 'Good morning!\n/save %s\n' "$T/full/keep.json" | "$G" $RUN --temp 0 --max-new 10 --plain --no-autosave > /dev/null 2>&1
+cp "$T/full/keep.json" "$T/full.orig"
+# a chat of 70 kB: an earlier reply kept as an alternative (it is saved, but not in the model's context)
+{ printf '{"format":"gemmachat-transcript","version":2,"model":{"dir":"","config_sha256":""},"settings":{},"messages":[\n'
+  printf '{"role":"user","text":"Hello"},{"role":"model","text":"Hi.","stop":"stop_id","alternatives":[{"text":"'
+  head -c 70000 /dev/zero | tr '\0' x
+  printf '"}]}]}\n'; } > "$T/big.json"
+if [ "$(id -u)" = 0 ]; then
+  full() { unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs -o size=64k tmpfs "$0" && cp "$1" "$0/keep.json" && shift && "$@"; s=$?; cp "$0/keep.json" "$0.after"; exit $s' "$T/full" "$T/full.orig" "$@"; }
+  why="No space left"
+else
+  full() { ( ulimit -f 96; "$@"; s=$?; cp "$T/full/keep.json" "$T/full.after"; exit $s ); }
+  why="File too large"
+fi
+printf 'Good morning!\n/save %s\nWhat is a cat?\n' "$T/full/keep.json" |
+  full "$G" $RUN --temp 0 --max-new 10 --load "$T/big.json" --plain --no-autosave > "$T/out" 2> "$T/err"; rc=$?
+check "/save onto a full disk: an error naming the file and why" "$(grep -q "^/save: $T/full/keep.json.*$why" "$T/err" && echo 1)" "$(cat "$T/err")"
+check "/save onto a full disk: the old file is intact" "$(cmp -s "$T/full.after" "$T/full.orig" && echo 1)"
+check "/save onto a full disk: the chat goes on" "$([ $rc = 0 ] && [ "$(wc -l < "$T/out")" = 2 ] && echo 1)" "rc $rc: $(cat "$T/out")"
+
 # SIGTERM during a reply: the reply stops, is kept (stopped early) and saved; exit 128+15
 rm -rf "$CHATS" "$T/out"
 mkfifo "$T/in"
@@ -114,4 +137,16 @@ check "--replay prints the replies the chat kept, byte for byte" "$(cmp -s "$T/r
 check "--replay with another seed: exit 1, the first differing token named" "$([ $rc = 1 ] && grep -q 'replay turn 1.*differs from the saved one at token [0-9]* (saved: id [0-9]*, now: id [0-9]*)' "$T/rerr" && echo 1)" "rc $rc: $(cat "$T/rerr")"
 printf '/replay %s\n' "$T/seeded.json" | "$G" $RUN --plain --no-autosave > "$T/rout" 2> "$T/rerr"; rc=$?
 check "/replay FILE in plain mode: all 4 replies identical" "$([ $rc = 0 ] && grep -q '^replayed 2 turns: all 4 replies identical' "$T/rout" && [ "$(head -n 2 "$T/rout")" = "$(cat "$T/want")" ] && echo 1)" "rc $rc: $(cat "$T/rout" "$T/rerr")"
+"$G" --threads 1 -m "$GC_TESTDATA/models/tiny-e" --load "$T/seeded.json" -p /stats > "$T/out" 2> "$T/err"; rc=$?
+check "a chat saved with another model loads with a note saying so" "$([ $rc = 0 ] && grep -q "note: $T/seeded.json was saved with another model configuration" "$T/err" && echo 1)" "rc $rc: $(cat "$T/err")"
+
+# /edit on a terminal goes through $EDITOR (here a script that edits the file), and the result replaces
+# the message; script(1) gives the chat a terminal
+printf '#!/bin/sh\nsed -i "s/cat/dog/" "$1"\n' > "$T/ed.sh"; chmod +x "$T/ed.sh"
+printf 'What is a cat?\n/edit\n/save %s\n/quit\n' "$T/edited.json" |
+  EDITOR="$T/ed.sh" VISUAL= script -qec "$G $RUN --temp 0 --max-new 8 --plain --no-autosave" /dev/null > "$T/out" 2>&1; rc=$?
+check "/edit on a terminal: \$EDITOR edits the message, the edit replaces it" "$([ $rc = 0 ] && [ "$(roles "$T/edited.json")" = 2 ] && grep -q '"text":"What is a dog?"' "$T/edited.json" && echo 1)" "rc $rc: $(tail -c 300 "$T/out")"
+printf 'What is a cat?\n/edit\nGood morning!\n/save %s\n/quit\n' "$T/edited.json" |
+  EDITOR=false VISUAL= script -qec "$G $RUN --temp 0 --max-new 8 --plain --no-autosave" /dev/null > "$T/out" 2>&1; rc=$?
+check "/edit with a failing editor: said so, the message kept, the next line a new turn" "$([ $rc = 0 ] && grep -q 'false failed; the message is left as it was' "$T/out" && [ "$(roles "$T/edited.json")" = 4 ] && grep -q '"text":"What is a cat?"' "$T/edited.json" && echo 1)" "rc $rc: $(tail -c 300 "$T/out")"
 exit 0
