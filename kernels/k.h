@@ -61,7 +61,7 @@ void k_pool_run(k_pool *p, k_task_fn fn, void *arg, int64_t n, int64_t grain);
 /* y[r] = sum_c W[r,c] * x[c],  x f32 [cols], y f32 [rows]. */
 void k_matvec(k_pool *p, const k_mat *W, const float *x, float *y);
 /* Y[t,r] = sum_c W[r,c] * X[t,c],  X f32 [n, cols], Y f32 [n, rows].  Float types go through
- * OpenBLAS sgemm on row slices (sets openblas_set_num_threads(1) when p has several threads);
+ * OpenBLAS sgemm on row slices run by the pool threads (sets openblas_set_num_threads(1));
  * q8 / q4 quantize X like k_matvec does, so prefill and decode agree. */
 void k_matmul(k_pool *p, const k_mat *W, const float *X, int64_t n, float *Y);
 /* Scalar references for the tests (single-threaded, any type). */

@@ -14,24 +14,36 @@ static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+static inline float hmax(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+/* Whether any of the 32 values is NaN (the max/min instructions treat NaN unlike fmaxf/fminf). */
+static inline int any_nan32(const __m256 v[4]) {
+    __m256 a = _mm256_or_ps(_mm256_cmp_ps(v[0], v[0], _CMP_UNORD_Q), _mm256_cmp_ps(v[1], v[1], _CMP_UNORD_Q));
+    __m256 b = _mm256_or_ps(_mm256_cmp_ps(v[2], v[2], _CMP_UNORD_Q), _mm256_cmp_ps(v[3], v[3], _CMP_UNORD_Q));
+    return _mm256_movemask_ps(_mm256_or_ps(a, b));
+}
+
+/* Rounded to nearest even and clamped to [lo, hi], NaN giving lo (as the scalar round_clamp). */
+static inline __m256i round_clamp8(__m256 v, float lo, float hi) {
+    __m256 r = _mm256_max_ps(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), _mm256_set1_ps(lo));
+    return _mm256_cvtps_epi32(_mm256_min_ps(r, _mm256_set1_ps(hi)));
+}
+
+/* 32 small int32 as bytes in element order (the packs interleave 128-bit lanes; the permute
+ * restores the order). */
+static inline __m256i pack32(const __m256i q[4]) {
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
 /* [sum a, sum b, sum c, sum d] */
 static inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
     __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
     return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
-}
-
-/* Prefetches, for a kernel at byte offset p of row r of a 4-row group, the len bytes at the same
- * offset of rows r+4..r+7 (the next group).  The hardware prefetchers lose track of short rows
- * (a q4 row of 1536 weights is 15 cache lines): without this, one thread streamed q4 at 45 % and
- * bf16 at 73 % of the read probe. */
-static inline void prefetch_next4(const void *p, size_t rb, size_t len) {
-    const char *c = (const char *)p + 4 * rb;
-    for (size_t o = 0; o < len; o += 64) {
-        _mm_prefetch(c + o, _MM_HINT_T0);
-        _mm_prefetch(c + rb + o, _MM_HINT_T0);
-        _mm_prefetch(c + 2 * rb + o, _MM_HINT_T0);
-        _mm_prefetch(c + 3 * rb + o, _MM_HINT_T0);
-    }
 }
 
 /* Signed x signed through vpmaddubsw (unsigned x signed): |x| times w carrying x's sign, so that

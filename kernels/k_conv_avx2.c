@@ -1,8 +1,6 @@
 /* AVX2 conversions: widening rows to f32 (prefill tiles, embedding lookups) and quantizing them
  * (building the weight cache), bit-exact with the scalar versions. */
-#include "kernels/k.h"
-
-#include <immintrin.h>
+#include "kernels/k_avx2.h"
 
 void k_row_to_f32_avx2(const k_mat *W, int64_t r, float *out) {
     const char *row = (const char *)W->data + (size_t)r * k_row_bytes(W->type, W->cols);
@@ -53,23 +51,10 @@ void k_row_to_f32_avx2(const k_mat *W, int64_t r, float *out) {
     }
 }
 
-/* 32 values rounded to nearest even and clamped to [lo, hi] (NaN gives lo, as in the reference),
- * as bytes in element order. */
 static __m256i round_pack(const __m256 v[4], float lo, float hi) {
-    const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
     __m256i q[4];
-    for (int k = 0; k < 4; k++) {
-        __m256 r = _mm256_max_ps(_mm256_round_ps(v[k], rnd), _mm256_set1_ps(lo));
-        q[k] = _mm256_cvtps_epi32(_mm256_min_ps(r, _mm256_set1_ps(hi)));
-    }
-    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-static float hmax(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+    for (int k = 0; k < 4; k++) q[k] = round_clamp8(v[k], lo, hi);
+    return pack32(q);
 }
 
 void k_quantize_row_avx2(k_type t, const float *x, int64_t n, void *out) {
@@ -77,9 +62,7 @@ void k_quantize_row_avx2(k_type t, const float *x, int64_t n, void *out) {
     for (int64_t i = 0; i < n / K_QBLOCK; i++) {
         const float *s = x + i * K_QBLOCK;
         __m256 v[4] = { _mm256_loadu_ps(s), _mm256_loadu_ps(s + 8), _mm256_loadu_ps(s + 16), _mm256_loadu_ps(s + 24) };
-        __m256 nan = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(v[0], v[0], _CMP_UNORD_Q), _mm256_cmp_ps(v[1], v[1], _CMP_UNORD_Q)),
-                                  _mm256_or_ps(_mm256_cmp_ps(v[2], v[2], _CMP_UNORD_Q), _mm256_cmp_ps(v[3], v[3], _CMP_UNORD_Q)));
-        if ((t != K_Q8 && t != K_Q4) || _mm256_movemask_ps(nan)) {   /* NaN min/max rules differ */
+        if ((t != K_Q8 && t != K_Q4) || any_nan32(v)) {
             k_quantize_row_ref(t, s, K_QBLOCK, (char *)out + (size_t)i * k_row_bytes(t, K_QBLOCK));
             continue;
         }

@@ -122,21 +122,29 @@ static void mm_task(void *arg, int64_t b, int64_t e, int tid) {
     free(wf);
 }
 
+/* Quantizes tokens [b, e) of X into j->xq (rows of X are whole blocks). */
+static void mmq_task(void *arg, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const mm_job *j = arg;
+    int64_t K = j->W->cols, nb = K / K_QBLOCK;
+    k_x8 part = { j->xq->q + b * K, j->xq->d + b * nb, j->xq->ds + b * nb };
+    if (j->simd) k_quantize_x8_avx2(j->X + b * K, (e - b) * K, &part);
+    else k_quantize_x8_ref(j->X + b * K, (e - b) * K, &part);
+}
+
 void k_matmul(k_pool *p, const k_mat *W, const float *X, int64_t n, float *Y) {
     mm_job j = { W, X, NULL, n, Y, k_pool_simd(p) };
     k_x8 xq;
     void *buf = NULL;
     if (n >= 2 && is_quant(W->type) && (buf = k_x8_alloc(n * W->cols, &xq))) {
-        /* rows of X are whole blocks, so X quantizes as one vector */
-        if (j.simd) k_quantize_x8_avx2(X, n * W->cols, &xq);
-        else k_quantize_x8_ref(X, n * W->cols, &xq);
         j.xq = &xq;
+        k_pool_run(p, mmq_task, &j, n, 1);
     }
     if (is_quant(W->type) ? !buf : n < MM_MIN_TOKENS) {
         for (int64_t t = 0; t < n; t++) k_matvec(p, W, X + t * W->cols, Y + t * W->rows);
         return;
     }
-    if (k_pool_threads(p) > 1 && !j.xq) openblas_set_num_threads(1);   /* the pool does the threading */
+    if (!j.xq) openblas_set_num_threads(1);   /* the pool does the threading */
     k_pool_run(p, mm_task, &j, W->rows, MM_TILE);
     free(buf);
 }

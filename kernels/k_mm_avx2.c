@@ -7,37 +7,25 @@
 void k_quantize_x8_avx2(const float *x, int64_t n, const k_x8 *out) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t i = 0; i < n / K_QBLOCK; i++) {
-        const float *v = x + i * K_QBLOCK;
-        __m256 a0 = _mm256_loadu_ps(v), a1 = _mm256_loadu_ps(v + 8);
-        __m256 a2 = _mm256_loadu_ps(v + 16), a3 = _mm256_loadu_ps(v + 24);
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, a0), _mm256_andnot_ps(sign, a1)),
-                                 _mm256_max_ps(_mm256_andnot_ps(sign, a2), _mm256_andnot_ps(sign, a3)));
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        float amax = _mm_cvtss_f32(m4);
+        const float *s = x + i * K_QBLOCK;
+        __m256 v[4] = { _mm256_loadu_ps(s), _mm256_loadu_ps(s + 8), _mm256_loadu_ps(s + 16), _mm256_loadu_ps(s + 24) };
+        float amax = hmax(_mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                                        _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3]))));
         float d = amax / 127.0f, id = d > 0 ? 127.0f / amax : 0;
-        if (!(id < INFINITY)) {     /* non-finite input: leave it to the reference's checks */
+        if (!(id < INFINITY) || any_nan32(v)) {      /* leave non-finite input to the reference */
             k_x8 one = { out->q + i * K_QBLOCK, out->d + i, out->ds + i };
-            k_quantize_x8_ref(v, K_QBLOCK, &one);
+            k_quantize_x8_ref(s, K_QBLOCK, &one);
             continue;
         }
-        __m256 vid = _mm256_set1_ps(id);
-        const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-        __m256i q0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(a0, vid), rnd));
-        __m256i q1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(a1, vid), rnd));
-        __m256i q2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(a2, vid), rnd));
-        __m256i q3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(a3, vid), rnd));
-        __m256i s = _mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3));
-        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-        /* packs interleave 128-bit lanes; the permute restores element order. */
-        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
-        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)(out->q + i * K_QBLOCK), p);
+        __m256i q[4];
+        for (int k = 0; k < 4; k++) q[k] = round_clamp8(_mm256_mul_ps(v[k], _mm256_set1_ps(id)), -127, 127);
+        __m256i t = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+        t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0x4e));
+        t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0xb1));
+        _mm256_storeu_si256((__m256i *)(out->q + i * K_QBLOCK), pack32(q));
         out->d[i] = d;
-        out->ds[i] = d * (float)_mm_cvtsi128_si32(s4);
+        out->ds[i] = d * (float)_mm_cvtsi128_si32(t4);
     }
 }
 

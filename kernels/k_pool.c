@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#define SPIN_ROUNDS 20000   /* ~50-100 us of pause before a worker sleeps */
+#define SPIN_NS 200000      /* a worker spins this long (0.2 ms) for the next job, then sleeps */
+#define SPIN_ROUNDS 20000   /* the caller's pause rounds before it yields while waiting */
 
 struct k_pool {
     int nthreads, simd, nworkers;   /* nworkers = threads started (nthreads - 1 when all started) */
@@ -51,14 +53,6 @@ int k_have_avx2(void) {
 int k_pool_simd(const k_pool *p) { return p ? p->simd : k_have_avx2(); }
 int k_pool_threads(const k_pool *p) { return p ? p->nthreads : 1; }
 
-#ifdef K_POOL_STATIC
-static void run_share(k_pool *p, int tid) {
-    int64_t chunks = (p->n + p->grain - 1) / p->grain;
-    int64_t c0 = chunks * tid / p->nthreads, c1 = chunks * (tid + 1) / p->nthreads;
-    int64_t b = c0 * p->grain, e = c1 * p->grain < p->n ? c1 * p->grain : p->n;
-    if (b < e) p->fn(p->arg, b, e, tid);
-}
-#else
 /* Chunks are claimed dynamically: on a shared host one thread is often descheduled for a while,
  * and a static split would make every product wait for it. */
 static void run_share(k_pool *p, int tid) {
@@ -69,7 +63,12 @@ static void run_share(k_pool *p, int tid) {
         p->fn(p->arg, b, e, tid);
     }
 }
-#endif
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void *worker(void *a) {
     k_pool *p = ((worker_arg *)a)->p;
@@ -78,9 +77,11 @@ static void *worker(void *a) {
     unsigned seen = 0;
     for (;;) {
         unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
-        for (int i = 0; g == seen && i < SPIN_ROUNDS && !atomic_load(&p->stop); i++) {
+        uint64_t t0 = now_ns();
+        for (unsigned i = 1; g == seen && !atomic_load(&p->stop); i++) {
             cpu_relax();
             g = atomic_load_explicit(&p->gen, memory_order_acquire);
+            if (i % 64 == 0 && now_ns() - t0 > SPIN_NS) break;
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);

@@ -13,7 +13,6 @@ static void rows_f32(const float *W, int64_t n, const float *x, int64_t r0, int6
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t i = 0; i < n8; i += 8) {
             __m256 xv = _mm256_loadu_ps(x + i);
-            prefetch_next4(w0 + i, (size_t)n * 4, 32);
             a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), xv, a0);
             a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), xv, a1);
             a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), xv, a2);
@@ -43,7 +42,6 @@ static void rows_f16(const uint16_t *W, int64_t n, const float *x, int64_t r0, i
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t i = 0; i < n8; i += 8) {
             __m256 xv = _mm256_loadu_ps(x + i);
-            prefetch_next4(w0 + i, (size_t)n * 2, 16);
             a0 = _mm256_fmadd_ps(ld_f16(w0 + i), xv, a0);
             a1 = _mm256_fmadd_ps(ld_f16(w1 + i), xv, a1);
             a2 = _mm256_fmadd_ps(ld_f16(w2 + i), xv, a2);
@@ -94,7 +92,6 @@ static void rows_bf16(const uint16_t *W, int64_t n, const float *x, int64_t r0, 
         __m256 e0 = _mm256_setzero_ps(), e1 = e0, e2 = e0, e3 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0;
         for (int64_t i = 0; i < n16; i += 16) {
             __m256 xe = _mm256_loadu_ps(xp + i), xo = _mm256_loadu_ps(xp + i + 8);
-            prefetch_next4(w0 + i, (size_t)n * 2, 32);
             __m256i v0 = LD(w0 + i), v1 = LD(w1 + i), v2 = LD(w2 + i), v3 = LD(w3 + i);
             e0 = _mm256_fmadd_ps(EVEN(v0), xe, e0);
             o0 = _mm256_fmadd_ps(ODD(v0), xo, o0);
@@ -142,7 +139,6 @@ static void rows_q8(const k_block_q8 *W, int64_t nb, const k_x8 *x, int64_t r0, 
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t i = 0; i < nb; i += 8) {
             int m = i < nb8 ? 8 : (int)(nb - i);
-            prefetch_next4(w0 + i, (size_t)nb * sizeof *w0, 8 * sizeof *w0);
             if (m == 8) {
                 __m256 xd = _mm256_loadu_ps(x->d + i);
                 _mm256_store_ps(sc[0], _mm256_mul_ps(q8_d8(w0 + i), xd));
@@ -196,7 +192,6 @@ static void rows_q4(const k_block_q4 *W, int64_t nb, const k_x8 *x, int64_t r0, 
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t i = 0; i < nb; i += 8) {
             int m = i < nb8 ? 8 : (int)(nb - i);
-            prefetch_next4(w0 + i, (size_t)nb * sizeof *w0, 8 * sizeof *w0);
             if (m == 8) {
                 a0 = q4_scales(w0, x, i, sc[0], a0);
                 a1 = q4_scales(w1, x, i, sc[1], a1);

@@ -1,15 +1,7 @@
 /* AVX2 vector operations. */
-#include "kernels/k.h"
+#include "kernels/k_avx2.h"
 
-#include <immintrin.h>
 #include <math.h>
-
-static float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 float k_dot_avx2(const float *a, const float *b, int64_t n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
@@ -84,10 +76,7 @@ void k_softmax_avx2(float *x, int64_t n) {
     __m256 vm = _mm256_loadu_ps(x);
     int64_t i = 8;
     for (; i + 8 <= n; i += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vm), _mm256_extractf128_ps(vm, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    float mx = _mm_cvtss_f32(m4);
+    float mx = hmax(vm);
     for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     if (mx == -INFINITY || mx != mx) {
         k_softmax_ref(x, n);

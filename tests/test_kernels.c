@@ -465,8 +465,9 @@ static void test_bandwidth(void) {
     if (k_have_avx2())
         for (size_t len = 0; len < 600; len += 37) same &= k_read_sum_avx2(b + 1, len) == k_read_sum_ref(b + 1, len);
     T_CHECK(same, "bandwidth read: AVX2 sum equals scalar", "%s", "differs");
-    double gbs = k_read_bandwidth(pool_simd, b, n, 3), gbs1 = k_read_bandwidth(NULL, b, n, 1);
-    T_CHECK(gbs > 0.1 && gbs < 1e5 && gbs1 > 0.1, "read bandwidth probe returns a rate", "%g %g GB/s", gbs, gbs1);
+    /* Only sanity: on a shared host a pass can take any time. */
+    double gbs = k_read_bandwidth(pool_simd, b, n, 3), gbs1 = k_read_bandwidth(NULL, b, n, 2);
+    T_CHECK(gbs > 0 && gbs < 1e6 && gbs1 > 0 && gbs1 < 1e6, "read bandwidth probe returns a rate", "%g %g GB/s", gbs, gbs1);
     free(b);
 }
 

@@ -178,11 +178,13 @@ static void test_type(const char *model, const char *cache, k_type qt) {
 
 int main(void) {
     (void)t_data;    /* builds its own fixtures */
-    char tmpl[] = "/tmp/gc-test-quant.XXXXXX";
+    const char *tmp = getenv("TMPDIR");
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/gc-test-quant.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     char *root = mkdtemp(tmpl);
     T_CHECK(root != NULL, "temporary directory", "%s", "mkdtemp failed");
     if (!root) return t_exit();
-    char model[256], cache[256], xdg[256], path[320], err[512] = "";
+    char model[600], cache[600], xdg[600], path[700], err[512] = "";
     snprintf(model, sizeof model, "%s/model", root);
     snprintf(cache, sizeof cache, "%s/cache/deeper", root);
     snprintf(xdg, sizeof xdg, "%s/xdg", root);
