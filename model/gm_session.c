@@ -75,11 +75,10 @@ oom:
 
 void gm_session_free(gm_session *s) {
     if (!s) return;
-    if (s->kc)
-        for (int l = 0; l < s->m->cfg.n_layers; l++) {
-            free(s->kc[l]);
-            free(s->vc[l]);
-        }
+    for (int l = 0; l < s->m->cfg.n_layers; l++) {
+        if (s->kc) free(s->kc[l]);
+        if (s->vc) free(s->vc[l]);
+    }
     free(s->kc); free(s->vc); free(s->cap);
     float *bufs[] = {s->h, s->a, s->o, s->y, s->y1, s->q, s->k, s->v, s->att, s->g, s->u, s->ple, s->pg, s->ple_row, s->router, s->xe, s->xg, s->acc, s->pick_w, s->row_w};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
