@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "app/chat.h"
+#include "app/cmd.h"
 
 typedef struct {
     const char *theme;       /* theme name (themes/NAME.theme) or a path; NULL: "dark" (monochrome
@@ -28,7 +29,6 @@ int ui_run(chat *c, const ui_opts *o);
 /* ---- text (ui_text.c) ---- */
 int ui_locale_utf8(void);                                   /* LC_CTYPE to a UTF-8 locale; -1 if none */
 int ui_utf8_next(const char *s, size_t n, int32_t *cp);     /* bytes used (>=1; 0 if n==0); *cp=-1: bad byte */
-size_t ui_utf8_complete(const char *s, size_t n);           /* n less an incomplete trailing sequence */
 int ui_cp_cells(int32_t cp);                                /* cells as drawn (see ui_cp_display) */
 size_t ui_cp_display(int32_t cp, char out[8]);              /* the bytes drawn for cp (0 for U+200D) */
 int ui_str_cells(const char *s, size_t n);
@@ -116,7 +116,6 @@ int ui_pane_finish(ui_pane *p, ui_block *b);
 int ui_pane_text(ui_pane *p, int role, const char *s);  /* adds a finished block */
 size_t ui_pane_count(const ui_pane *p);
 ui_block *ui_pane_at(const ui_pane *p, size_t i);
-void ui_pane_drop(ui_pane *p, size_t from);             /* removes blocks [from, count) */
 void ui_pane_remove(ui_pane *p, size_t i);
 int ui_pane_resize(ui_pane *p, int width, int height);  /* lays everything out again */
 int ui_pane_set_raw(ui_pane *p, int raw);
@@ -239,4 +238,39 @@ typedef struct {
 } ui_frame;
 void ui_paint_theme(const ui_theme *t, int colour);
 void ui_paint(const ui_frame *f);                  /* sets the pane's size to what is left for it */
+
+/* ---- the running chat: event loop (ui_main.c) and turns (ui_turn.c) ---- */
+/* The one running chat; everything the two files share. */
+typedef struct ui_app {
+    chat *c;
+    cmd *k;
+    const ui_opts *o;
+    ui_pane *pane;
+    ui_keys *keys;
+    ui_theme theme;
+    int colour;
+    char hist[4096];
+    cmd_io io;
+    /* the turn in progress */
+    int busy, state, prefill_done, prefill_total;
+    double t_turn, t_gen, tok_s;
+    long gen_tokens;
+    ui_block *thought, *reply, *info;
+    int save_failed;
+    /* requests from keys and signals */
+    int cancel, quit, quit_armed, status, queued;
+    long alt_pos;        /* Alt-<-/->: steps taken through the last reply's alternatives */
+    int saved;
+    char notice[160];
+    int dirty;
+    double last_poll, last_paint;
+} ui_app;
+double ui_now(void);                               /* monotonic seconds */
+void ui_app_notice(ui_app *a, const char *s);      /* a status-bar message until the next key */
+void ui_app_paint(ui_app *a);
+void ui_app_pump(ui_app *a);                       /* input and screen, from inside the model's work */
+void ui_turn_io(ui_app *a, cmd_io *io);            /* the command module's callbacks into the screen */
+void ui_turn_submit(ui_app *a, char *line);
+void ui_turn_warm(ui_app *a);                      /* rebuilds a loaded chat's cache, with progress */
+void ui_turn_flip(ui_app *a, int dir);             /* Alt-Left / Alt-Right: the last reply's alternatives */
 #endif

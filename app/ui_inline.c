@@ -26,9 +26,20 @@ int ui_paste_label(const char *s, size_t n, char *out, size_t outlen) {
     return snprintf(out, outlen, "[pasted %zu lines, %.1f MB]", l, kb / 1024);
 }
 
+/* Room for n more bytes in *d (capacity *cap, *o used); 0 on success. */
+static int room(char **d, size_t *cap, size_t o, size_t n) {
+    if (o + n + 1 <= *cap) return 0;
+    size_t c = (o + n + 1) * 2;
+    char *q = realloc(*d, c);
+    if (!q) return -1;
+    *d = q;
+    *cap = c;
+    return 0;
+}
+
 char *ui_input_display(const char *buf, size_t len, size_t point, const ui_paste *ps, size_t n_ps,
                        size_t *dlen, size_t *dpoint) {
-    size_t cap = len + 1 + n_ps * 64, o = 0, i = 0;
+    size_t cap = len + 64, o = 0, i = 0;
     char *d = malloc(cap);
     if (!d) return NULL;
     *dpoint = point;
@@ -43,13 +54,15 @@ char *ui_input_display(const char *buf, size_t len, size_t point, const ui_paste
             if (f && (!best || f < best)) { best = f; bl = ps[p].len; }
         }
         size_t upto = best ? (size_t)(best - buf) : len;
+        char lab[64];
+        int ln = best ? ui_paste_label(best, bl, lab, sizeof lab) : 0;
+        /* a label can be longer than a small paste, and one paste can be there twice */
+        if (room(&d, &cap, o, upto - i + (size_t)ln)) { free(d); return NULL; }
         memcpy(d + o, buf + i, upto - i);
         if (!placed && point >= i && point <= upto) { *dpoint = o + (point - i); placed = 1; }
         o += upto - i;
         i = upto;
         if (!best) break;
-        char lab[64];
-        int ln = ui_paste_label(best, bl, lab, sizeof lab);
         memcpy(d + o, lab, (size_t)ln);
         if (!placed && point > i && point <= i + bl) { *dpoint = o + (size_t)ln; placed = 1; }
         o += (size_t)ln;

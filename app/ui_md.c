@@ -43,7 +43,16 @@ void ui_md_reset(ui_md *m, int raw) {
 }
 
 static int is_space(int32_t c) { return c == ' ' || c == '\t' || c == '\n' || c == 0; }
-static int is_punct(int32_t c) { return c > 0 && c < 128 && !is_space(c) && !((c | 32) >= 'a' && (c | 32) <= 'z') && !(c >= '0' && c <= '9'); }
+static int is_punct(int32_t c) {
+    return c > 0 && c < 128 && !is_space(c) && !((c | 32) >= 'a' && (c | 32) <= 'z') && !(c >= '0' && c <= '9');
+}
+/* '_' emphasis only at word edges, so snake_case_names stay as they are. */
+static int us_closes(int32_t prev, int32_t next) {
+    return !is_space(prev) && prev != '_' && (is_space(next) || (is_punct(next) && next != '_'));
+}
+static int us_opens(int32_t prev, int32_t next) {
+    return !is_space(next) && next != '_' && (is_space(prev) || (is_punct(prev) && prev != '_'));
+}
 
 static int inline_style(const ui_md *m) {
     if (m->code) return UI_S_CODE;
@@ -193,10 +202,10 @@ static long line_text(ui_md *m, ui_disp *d, const char *s, size_t n, int fin) {
                 toggled = 1;
             }
         } else {
-            if (m->italic_us && !is_space(m->prev) && m->prev != '_' && (is_space(next) || (is_punct(next) && next != '_'))) {
+            if (m->italic_us && us_closes(m->prev, next)) {
                 m->italic_us = 0;
                 toggled = 1;
-            } else if (!m->italic_us && !is_space(next) && next != '_' && (is_space(m->prev) || (is_punct(m->prev) && m->prev != '_'))) {
+            } else if (!m->italic_us && us_opens(m->prev, next)) {
                 m->italic_us = 1;
                 toggled = 1;
             }

@@ -134,8 +134,9 @@ static void pane_row(int y, const ui_pane *p, long abs, int W) {
         text_row(y, b, r, W);
         break;
     case UI_VR_TITLE:
-        snprintf(t, sizeof t, "%s thinking \xc2\xb7 %d token%s \xc2\xb7 Ctrl-T %s", b->folded ? "\xe2\x96\xb8" : "\xe2\x96\xbe",
-                 b->tokens, b->tokens == 1 ? "" : "s", b->folded ? "shows it" : "hides it");
+        snprintf(t, sizeof t, "%s thinking \xc2\xb7 %d token%s \xc2\xb7 Ctrl-T %s",
+                 b->folded ? "\xe2\x96\xb8" : "\xe2\x96\xbe", b->tokens, b->tokens == 1 ? "" : "s",
+                 b->folded ? "shows it" : "hides it");
         put_str(y, 0, W, t, UI_S_THOUGHT);
         break;
     case UI_VR_INTERRUPTED:
@@ -165,7 +166,16 @@ static void input_rows(int y0, int ih, int W, const char *d, size_t n, const siz
         int x = pw;
         size_t a = starts[r], b = r + 1 < rows && r + 1 < MAX_INPUT_ROWS ? starts[r + 1] : n;
         if (b > a && d[b - 1] == '\n') b--;
-        put_text(y, x, W, d + a, b - a, UI_S_INPUT);
+        /* the placeholders of collapsed pastes stand out from typed text */
+        while (a < b && x < W) {
+            const char *l = memmem(d + a, b - a, "[pasted ", 8);
+            const char *e = l ? memchr(l, ']', (size_t)(d + b - l)) : NULL;
+            size_t upto = e ? (size_t)(l - d) : b;
+            x = put_text(y, x, W, d + a, upto - a, UI_S_INPUT);
+            if (!e) break;
+            x = put_text(y, x, W, l, (size_t)(e + 1 - l), UI_S_PASTE);
+            a = (size_t)(e + 1 - d);
+        }
     }
 }
 

@@ -132,11 +132,6 @@ int ui_pane_following(const ui_pane *p) { return p->follow; }
 int ui_pane_fresh(const ui_pane *p) { return p->fresh; }
 int ui_pane_raw(const ui_pane *p) { return p->raw; }
 
-void ui_pane_drop(ui_pane *p, size_t from) {
-    while (p->n > from) ui_block_free(p->b[--p->n]);
-    if (p->top > max_top(p)) p->top = max_top(p);
-}
-
 void ui_pane_remove(ui_pane *p, size_t i) {
     if (i >= p->n) return;
     ui_block_free(p->b[i]);

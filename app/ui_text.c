@@ -38,17 +38,6 @@ int ui_utf8_next(const char *s, size_t n, int32_t *cp) {
     return len;
 }
 
-size_t ui_utf8_complete(const char *s, size_t n) {
-    /* Only the last three bytes can start a sequence that is still incomplete. */
-    for (size_t back = 1; back <= 3 && back <= n; back++) {
-        unsigned char b = (unsigned char)s[n - back];
-        if ((b & 0xC0) == 0x80) continue;
-        size_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
-        return need > back && b >= 0xC0 && b < 0xF8 ? n - back : n;
-    }
-    return n;
-}
-
 size_t ui_cp_display(int32_t cp, char out[8]) {
     if (cp == 0x200D) return 0;
     if (cp == '\t') { memcpy(out, "    ", 4); return 4; }

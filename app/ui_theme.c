@@ -193,9 +193,14 @@ int ui_theme_load(ui_theme *t, const char *name, char *err, size_t errlen) {
         snprintf(path, sizeof path, "%.4000s/%.100s.theme", dirs[i], name);
         found = !read_file(path, &text, &len);
     }
+    if (!found && strchr(name, '/')) {
+        snprintf(err, errlen, "theme '%s': %s", name, strerror(errno));
+        return -1;
+    }
     if (!found) {
-        snprintf(err, errlen, "theme '%s' not found (%s)", name,
-                 strchr(name, '/') ? strerror(errno) : "looked in ~/.config/gemmachat/themes and themes/");
+        char names[512];
+        ui_theme_list(names, sizeof names);
+        snprintf(err, errlen, "theme '%s' not found (themes: %s)", name, *names ? names : "none installed");
         return -1;
     }
     ui_theme nt;

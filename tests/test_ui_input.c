@@ -30,7 +30,8 @@ int main(void) {
     memcpy(buf + 10242, "cd", 3);
     ui_paste ps = {paste, 10240};
     char *d = ui_input_display(buf, n, n, &ps, 1, &dlen, &dp);
-    T_CHECK(d && !strcmp(d, "ab[pasted 128 lines, 10.0 KB]cd") && dp == dlen, "paste: shown collapsed, cursor at the end",
+    T_CHECK(d && !strcmp(d, "ab[pasted 128 lines, 10.0 KB]cd") && dp == dlen,
+            "paste: shown collapsed, cursor at the end",
             "'%s' %zu/%zu", d, dp, dlen);
     free(d);
     d = ui_input_display(buf, n, 1, &ps, 1, &dlen, &dp);
@@ -45,12 +46,23 @@ int main(void) {
     free(d);
     free(buf);
 
+    /* a small collapsed paste there three times: each occurrence shown as its (longer) label */
+    const char *eight = "a\nb\nc\nd\ne\nf\ng\nh";
+    char three[64];
+    snprintf(three, sizeof three, "%s%s%s", eight, eight, eight);
+    ui_paste small = {(char *)eight, strlen(eight)};
+    d = ui_input_display(three, strlen(three), 0, &small, 1, &dlen, &dp);
+    T_CHECK(d && dlen == 3 * strlen("[pasted 8 lines, 15 B]") && dlen > strlen(three),
+            "paste: repeated small pastes all collapse", "'%s'", d ? d : "");
+    free(d);
+
     /* rows and the cursor */
     size_t st[16];
     int cr, cc;
     const char *s = "abc\ndefgh";
     int rows = ui_input_rows(s, strlen(s), strlen(s), 10, st, 16, &cr, &cc);
-    T_CHECK(rows == 2 && st[1] == 4 && cr == 1 && cc == 5, "rows: a newline starts a row", "%d %zu %d,%d", rows, st[1], cr, cc);
+    T_CHECK(rows == 2 && st[1] == 4 && cr == 1 && cc == 5, "rows: a newline starts a row", "%d %zu %d,%d", rows,
+            st[1], cr, cc);
     s = "漢字テスト😀 é";
     int expect[] = {0, 2, 4, 6, 8, 10, 12, 13, 14};
     size_t off = 0;
@@ -64,7 +76,8 @@ int main(void) {
     T_CHECK(ok, "rows: cursor cell after each wide character", "");
     s = "abcdefghij";
     rows = ui_input_rows(s, 10, 10, 5, st, 16, &cr, &cc);
-    T_CHECK(rows == 3 && cr == 2 && cc == 0, "rows: a cursor past a full row starts the next", "%d %d,%d", rows, cr, cc);
+    T_CHECK(rows == 3 && cr == 2 && cc == 0, "rows: a cursor past a full row starts the next", "%d %d,%d", rows,
+            cr, cc);
     s = "ab漢字";
     rows = ui_input_rows(s, strlen(s), 0, 5, st, 16, &cr, &cc);
     T_CHECK(rows == 2 && st[1] == 5, "rows: a wide char that does not fit moves down", "%d %zu", rows, st[1]);

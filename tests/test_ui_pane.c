@@ -75,10 +75,12 @@ int main(void) {
     T_CHECK(ui_block_rows(t) == 3, "interrupted: one more row for the mark", "%d", ui_block_rows(t));
 
     size_t before = ui_pane_count(p);
+    ui_block *second = ui_pane_at(p, 2);
     ui_pane_remove(p, 1);
-    ui_pane_drop(p, 2);
-    T_CHECK(ui_pane_count(p) == 2 && before > 2 && ui_pane_top(p) >= 0, "remove/drop blocks", "%zu",
-            ui_pane_count(p));
+    T_CHECK(ui_pane_count(p) == before - 1 && ui_pane_at(p, 1) == second && ui_pane_top(p) >= 0,
+            "remove: a block goes, the rest close up", "%zu", ui_pane_count(p));
+    ui_block *ins = ui_pane_insert(p, 1, UI_B_INFO);
+    T_CHECK(ins && ui_pane_at(p, 1) == ins && ui_pane_at(p, 2) == second, "insert: a block where asked", "");
     ui_pane_free(p);
     return t_exit();
 }

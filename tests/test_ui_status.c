@@ -45,7 +45,7 @@ int main(void) {
     T_CHECK(!strstr(b, "greedy") && strstr(b, "ctx"), "status: sampling goes first when narrow", "%s", b);
     s.notice = "Ctrl-C again or Ctrl-D to quit";
     n = ui_status_format(&s, 80, b, sizeof b, &right);
-    T_CHECK(strstr(b, "Ctrl-C again or Ctrl-D to quit") && !strstr(b, "gemma-4"), "status: a notice replaces the left part",
-            "%s", b);
+    T_CHECK(strstr(b, "Ctrl-C again or Ctrl-D to quit") && !strstr(b, "gemma-4"),
+            "status: a notice replaces the left part", "%s", b);
     return t_exit();
 }

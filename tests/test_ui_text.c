@@ -17,13 +17,6 @@ int main(void) {
     T_CHECK(ui_utf8_next("\xe6\xbc", 2, &cp) == 1 && cp == -1, "utf8: truncated refused", "cp %x", cp);
     T_CHECK(ui_utf8_next("\x80", 1, &cp) == 1 && cp == -1, "utf8: stray continuation", "cp %x", cp);
 
-    T_CHECK(ui_utf8_complete("a\xe6\xbc", 3) == 1, "complete: holds back a partial tail", "%zu",
-            ui_utf8_complete("a\xe6\xbc", 3));
-    T_CHECK(ui_utf8_complete("a\xf0\x9f\x98", 4) == 1, "complete: partial emoji", "%zu",
-            ui_utf8_complete("a\xf0\x9f\x98", 4));
-    T_CHECK(ui_utf8_complete("a\xe6\xbc\xa2", 4) == 4, "complete: whole text kept", "%zu",
-            ui_utf8_complete("a\xe6\xbc\xa2", 4));
-
     T_CHECK(cells("abc") == 3, "cells: ASCII", "%d", cells("abc"));
     T_CHECK(cells("漢字テスト") == 10, "cells: CJK two each", "%d", cells("漢字テスト"));
     T_CHECK(cells("😀") == 2, "cells: emoji two", "%d", cells("😀"));

@@ -23,7 +23,14 @@ check() { _n=$1; shift; if "$@"; then pass "$_n"; else fail "$_n" "$(tail -c 300
 why() { printf '%s\n' "$*" >> "$TMPD/why"; }
 
 tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
-cleanup() { tm kill-server 2>/dev/null; rm -rf "$TMPD"; }
+# The program still running when the server goes saves its chat on the way out: wait for it.
+cleanup() {
+    _p=$(app_pid 2>/dev/null)
+    tm kill-server 2>/dev/null
+    _i=0
+    while [ -n "$_p" ] && kill -0 "$_p" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
+    rm -rf "$TMPD" 2>/dev/null || { sleep 0.5; rm -rf "$TMPD"; }
+}
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
@@ -47,7 +54,7 @@ s=\$?
 stty -g > "$TMPD/stty.after"
 stty -a > "$TMPD/stty.a"
 echo \$s > "$TMPD/status"
-IFS= read -r line
+while :; do IFS= read -r line; [ -n "\$line" ] && break; done   # past any stray Enter or Ctrl-D
 printf '%s' "\$line" > "$TMPD/pasted"
 exec sleep 600
 RUN
@@ -55,6 +62,16 @@ RUN
 }
 
 screen() { tm capture-pane -p -t t; }
+# The program's pid: the child of the pane's shell (from /proc, as procps may not be installed).
+app_pid() {
+    _pp=$(tm display -p -t t '#{pane_pid}')
+    for _s in /proc/[0-9]*/stat; do
+        read -r _l < "$_s" 2>/dev/null || continue
+        set -- ${_l##*) }   # after "pid (comm) ": state, ppid, ...
+        [ "$2" = "$_pp" ] && { _s=${_s#/proc/}; echo "${_s%/stat}"; return 0; }
+    done
+    return 1
+}
 cursor() { tm display -p -t t '#{cursor_x},#{cursor_y}'; }
 keys() { tm send-keys -t t "$@"; }
 lit() { tm send-keys -t t -l -- "$1"; }
@@ -94,17 +111,19 @@ wait_exit() {
 # The number after "ctx " in the status bar (tokens in the context).
 ctx_used() { status_bar | sed -n 's/.*ctx \([0-9]*\)\/.*/\1/p'; }
 
-# Waits until the status bar says idle (the reply is complete).
-wait_idle() { sleep 0.05; wait_for "idle" "${1:-10}"; }
+# A fingerprint of the autosaved chat and its journal: it changes with every completed turn.
+snap() { f=$(autosave); if [ -n "$f" ]; then cat "$f" "$f.journal" 2>/dev/null | cksum; else echo none; fi; }
 
-# A fingerprint of the autosaved chat: it changes with every completed turn (reply, retry, undo).
-snap() { f=$(autosave); if [ -n "$f" ]; then cksum < "$f"; else echo none; fi; }
-
-# turn_done SNAP [SECONDS]: until the autosave differs from SNAP and the state is idle again.
+# turn_done SNAP [SECONDS]: until the autosave differs from SNAP and the state is idle again, and
+# stays so a moment (the journal changes as a turn starts, before the screen may show it).
 turn_done() {
     _end=$(( $(ms) + ${2:-20} * 1000 * SCALE ))
     while :; do
-        [ "$(snap)" != "$1" ] && status_bar | grep -q "idle" && return 0
+        _s=$(snap)
+        if [ "$_s" != "$1" ] && status_bar | grep -q "idle"; then
+            sleep 0.15
+            [ "$(snap)" = "$_s" ] && status_bar | grep -q "idle" && return 0
+        fi
         [ "$(ms)" -gt "$_end" ] && { why "the turn did not end: $(status_bar)"; return 1; }
         sleep 0.05
     done
@@ -138,7 +157,7 @@ autosave() { ls -t "$XDG_DATA_HOME"/gemmachat/chats/*.json 2>/dev/null | head -n
 
 # reply_tps FILE: tokens per second of the first reply in a saved chat (ids / gen_ms).
 reply_tps() {
-    grep '"role":"model"' "$1" | head -n 1 |
+    grep '"role":"model"' "$1" | head -n 1 | sed 's/"alternatives".*//' |
         sed 's/.*"ids":\[\([0-9,]*\)\].*"gen_ms":\([0-9.]*\).*/\1 \2/' |
         awk '{ n = split($1, a, ","); if ($2 > 0) printf "%.1f\n", n * 1000 / $2 }'
 }

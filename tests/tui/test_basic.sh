@@ -71,10 +71,11 @@ lit "b"
 keys C-j
 lit "c"
 check "A9: the input grows to three rows" wait_for "  c"
-before=$(ctx_used)
+before=$(snap)
 keys Enter
-wait_idle > /dev/null
-check "A9: one message of three lines" sh -c "tmux -L '$SOCK' capture-pane -p -t t | grep -A2 '^› a$' | tr '\n' '|' | grep -q '^› a|  b|  c|'"
+turn_done "$before" > /dev/null
+check "A9: one message of three lines" \
+    sh -c "tmux -L '$SOCK' capture-pane -p -t t | grep -A2 '^› a$' | tr '\n' '|' | grep -q '^› a|  b|  c|'"
 
 keys C-c
 check "A4: Ctrl-C at an empty prompt shows the quit hint" wait_for "Ctrl-C again or Ctrl-D to quit"

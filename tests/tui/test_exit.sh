@@ -3,8 +3,6 @@
 # restores termios and the cursor).  /quit, Ctrl-D and double Ctrl-C are covered by the other tests.
 . "$(dirname "$0")/lib.sh"
 
-app_pid() { pgrep -P "$(tm display -p -t t '#{pane_pid}')" gemmachat; }
-
 # SIGTERM in the middle of a reply
 start 80 24 -m "$LONG" --temp 0 --max-new 2000
 wait_for "gemmachat" > /dev/null

@@ -5,16 +5,30 @@
 . "$(dirname "$0")/lib.sh"
 # One thread: the model's own thread pool then does not compete with the drawing for the two cores,
 # so the speed comparison measures the interface.
-N=4000
-[ -n "${GC_SANITIZED:-}" ] && N=1500
+N=2500
+[ -n "${GC_SANITIZED:-}" ] && N=1000
 
-# Plain mode on the same prompt, for the speed comparison.
-printf 'hello\n/save %s\n' "$TMPD/plain.json" | "$GC" -m "$LONG" --temp 0 --max-new $N --threads 1 --plain > /dev/null 2>&1
-plain_tps=$(reply_tps "$TMPD/plain.json")
+# Plain mode on the same prompt, for the speed comparison: the better of two runs.
+best() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { print (a > b ? a : b) }'; }
+# CPU seconds of this shell's finished children (the second line of `times`, which must run in
+# this shell, not in a command substitution's).
+child_cpu() { tail -n 1 "$TMPD/times" | tr 'ms' '  ' | awk '{ print $1 * 60 + $2 + $3 * 60 + $4 }'; }
+plain_tps=0
+times > "$TMPD/times"
+cpu0=$(child_cpu)
+for run in 1 2; do
+    printf 'hello\n/save %s\n' "$TMPD/plain.json" | "$GC" -m "$LONG" --temp 0 --max-new $N --threads 1 --plain > /dev/null 2>&1
+    plain_tps=$(best "$plain_tps" "$(reply_tps "$TMPD/plain.json")")
+done
+times > "$TMPD/times"
+cpu1=$(child_cpu)
+printf 'hello\n' | "$GC" -m "$LONG" --temp 0 --max-new 1 --threads 1 --plain > /dev/null 2>&1   # loading alone
+times > "$TMPD/times"
+plain_cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v c="$(child_cpu)" 'BEGIN { printf "%.2f", (b - a) / 2 - (c - b) }')
 
 start 80 24 -m "$LONG" --temp 0 --max-new $N --threads 1
 wait_for "gemmachat" > /dev/null
-pid=$(pgrep -P "$(tm display -p -t t '#{pane_pid}')" gemmachat)
+pid=$(app_pid)
 rss0=$(sed -n 's/VmRSS: *\([0-9]*\) kB/\1/p' /proc/$pid/status)
 lit "hello"
 keys Enter
@@ -40,10 +54,30 @@ keys BSpace
 keys End
 check "A22: End resumes following (marker gone)" wait_gone "↓ new output"
 check "A7: the reply completes" wait_for "idle" 30
-tui_tps=$(reply_tps "$(autosave)")
-# (the target is 2 %; on a shared 2-core machine the two runs differ by more than that alone)
-least=80
-[ "$SCALE" -gt 1 ] && least=60   # sanitizers slow the drawing more than the model
+# The speed: the same reply again (/retry, greedy; the better of two), this time with the test only
+# watching a file, so that polling the screen takes no CPU from the model.
+# The CPU seconds the program has used (utime + stime from /proc, in clock ticks of 1/100 s).
+app_cpu() { awk '{ print ($14 + $15) / 100 }' "/proc/$pid/stat"; }
+tui_tps=0
+cpu0=$(app_cpu)
+for run in 1 2; do
+    before=$(cksum < "$(autosave)")   # the snapshot is rewritten once the reply is complete
+    lit "/retry"
+    keys Enter
+    _end=$(( $(ms) + 60000 * SCALE ))
+    while [ "$(cksum < "$(autosave)")" = "$before" ] && [ "$(ms)" -lt "$_end" ]; do sleep 0.25; done
+    tui_tps=$(best "$tui_tps" "$(reply_tps "$(autosave)")")
+done
+tui_cpu=$(awk -v a="$cpu0" -v b="$(app_cpu)" 'BEGIN { printf "%.2f", (b - a) / 2 }')
+# CPU time is what the interface adds, whatever else runs on the machine
+more=5
+[ "$SCALE" -gt 1 ] && more=30   # sanitized drawing code against an engine that is mostly BLAS
+check "A7: CPU for $N tokens: $tui_cpu s, plain mode $plain_cpu s (at most $more % + a tick more)" \
+    awk -v t="$tui_cpu" -v p="$plain_cpu" -v m="$more" 'BEGIN { exit !(t <= (1 + m / 100) * p + 0.02) }'
+# Wall-clock speed depends on whatever else the machine runs (two runs of plain mode alone differ by
+# up to 40 % on a busy 2-core box): this bound only catches an interface that blocks; the CPU check
+# above measures what drawing costs.
+least=50
 check "A7: $N tokens at $tui_tps tok/s, plain mode $plain_tps tok/s (at least $least %)" \
     awk -v t="${tui_tps:-0}" -v p="${plain_tps:-1}" -v l="$least" 'BEGIN { exit !(t >= l / 100 * p) }'
 rss1=$(sed -n 's/VmRSS: *\([0-9]*\) kB/\1/p' /proc/$pid/status)
@@ -54,13 +88,18 @@ keys End
 check "A7: End returns to the end" wait_gone "gemmachat · tiny-dense"
 check "A7: no row wider than the pane" test "$(screen | wc -L)" -le 80
 
-# A2: Ctrl-C in the middle of a reply
-c1=$(ctx_used)
-lit "tell me more"
+keys C-d
+check "A23: Ctrl-D exits 0" test "$(wait_exit)" = "0"
+check "A23: terminal restored after Ctrl-D" terminal_restored
+
+# A2: Ctrl-C in the middle of a reply (a fresh chat: a random model's reply to "hello" is long)
+start 80 24 -m "$LONG" --temp 0 --max-new 600
+wait_for "gemmachat" > /dev/null
+lit "hello"
 keys Enter
 wait_for "generating" > /dev/null
 _end=$(( $(ms) + 30000 * SCALE ))
-while [ "$(ctx_used)" -lt $((c1 + 100)) ] && [ "$(ms)" -lt "$_end" ]; do sleep 0.05; done
+while [ "$(ctx_used)" -lt 200 ] && [ "$(ms)" -lt "$_end" ]; do sleep 0.02; done
 t0=$(ms)
 keys C-c
 wait_for "idle" > /dev/null
@@ -70,13 +109,10 @@ a=$(screen)
 sleep 0.3
 check "A2: nothing streams after the stop" test "$a" = "$(screen)"
 check "A2: the partial reply stays, marked interrupted" wait_for "— interrupted —"
+check "A2: it stopped early, not at the limit" test "$(ctx_used)" -lt 600
 f=$(autosave)
 check "A2: the transcript says stopped_early" grep -q '"stop":"stopped_early"' "$f"
-lit "what were you saying?"
-keys Enter
-wait_for "generating" > /dev/null
-keys C-c
-wait_for "idle" > /dev/null
+send "what were you saying?" > /dev/null
 lit "/dump $TMPD/dump"
 keys Enter
 wait_for "wrote" > /dev/null
@@ -87,7 +123,7 @@ grep '"stop":"stopped_early"' "$f" | head -n 1 | sed 's/.*"role":"model","text":
     tr -cd '[:alnum:]' | tail -c 60 > "$TMPD/partial.txt"
 check "A2: the next turn's prompt holds the partial reply" \
     sh -c "test -s '$TMPD/partial.txt' && grep -qF -f '$TMPD/partial.txt' '$TMPD/cache.txt'"
-keys C-d
-check "A23: Ctrl-D exits 0" test "$(wait_exit)" = "0"
-check "A23: terminal restored after Ctrl-D" terminal_restored
+lit "/quit"
+keys Enter
+check "A23: /quit exits 0" test "$(wait_exit)" = "0"
 finish

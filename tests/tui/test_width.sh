@@ -71,9 +71,10 @@ keys BSpace BSpace BSpace
 check "A6: three Backspaces remove three characters" sh -c "sleep 0.2; tmux -L '$SOCK' capture-pane -p -t t | grep -qx '$shown'"
 check "A6: cursor after them" test "$(cursor)" = "23,10"
 check "A6: no stray bytes left" sh -c "! tmux -L '$SOCK' capture-pane -p -t t | grep -q '🚀.'"
+before=$(snap)
 lit " 🇩🇪"
 keys Enter
-wait_idle > /dev/null
+turn_done "$before" > /dev/null
 check "A6: the message is stored byte for byte" grep -qF "$typed" "$(autosave)"
 keys C-d
 wait_exit > /dev/null
