@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #define MV_GRAIN 16        /* rows per scheduling unit in k_matvec */
+#define MV_MIN_WORK 65536  /* weights per scheduling unit: smaller products are not worth a hand-off */
 #define MM_TILE 64         /* rows widened to f32 at a time in k_matmul */
 #define MM_MIN_TOKENS 4    /* below this, float k_matmul runs one k_matvec per token */
 
@@ -54,7 +55,9 @@ void k_matvec(k_pool *p, const k_mat *W, const float *x, float *y) {
         else k_quantize_x8_ref(x, W->cols, &xq);
         j.x = &xq;
     }
-    k_pool_run(p, mv_task, &j, W->rows, MV_GRAIN);
+    int64_t grain = MV_GRAIN;
+    while (grain * W->cols < MV_MIN_WORK && grain < W->rows) grain *= 2;
+    k_pool_run(p, mv_task, &j, W->rows, grain);
     free(buf);
 }
 
@@ -145,6 +148,8 @@ void k_matmul(k_pool *p, const k_mat *W, const float *X, int64_t n, float *Y) {
         return;
     }
     if (!j.xq) openblas_set_num_threads(1);   /* the pool does the threading */
-    k_pool_run(p, mm_task, &j, W->rows, MM_TILE);
+    int64_t grain = MM_TILE;
+    while (grain * W->cols * n < 4 * MV_MIN_WORK && grain < W->rows) grain *= 2;
+    k_pool_run(p, mm_task, &j, W->rows, grain);
     free(buf);
 }

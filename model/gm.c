@@ -103,7 +103,10 @@ static void attention(gm_session *s, int l, int T, int p0) {
         }
     }
     attn_job job = {s, ly, l, T, p0};
-    k_pool_run(m->pool, attn_task, &job, (int64_t)T * nq, 1);                      /* 8–10 */
+    int64_t keys = c->type[l] == CFG_SLIDING && c->sliding_window < p0 + T ? c->sliding_window : p0 + T;
+    int64_t grain = 1;                     /* hand a thread at least ~64K multiply-adds, or do it here */
+    while (grain * keys * d * 2 < 65536 && grain < (int64_t)T * nq) grain *= 2;
+    k_pool_run(m->pool, attn_task, &job, (int64_t)T * nq, grain);                  /* 8–10 */
     linear(s, &ly->o, s->att, T, s->o);                                            /* 11 */
     rms_rows(s->o, s->o, ly->post_attn_norm, T, H, eps);                           /* 12 */
     for (int64_t i = 0; i < T * H; i++) s->h[i] += s->o[i];
