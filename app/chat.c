@@ -480,9 +480,10 @@ static int decode(chat *c, const chat_cb *cb, char *err, size_t errlen) {
         if (last) break;
     }
     size_t n;
+    /* A reply cut inside a character keeps the exact decode (U+FFFD per stray byte) in the transcript,
+     * but the screen only ever shows complete characters. */
     const char *s = tok_stream_flush(ts, &n);
     if (tr_extend(t, NULL, 0, s, n) < 0) goto oom;
-    show(&sh, s, n);
     show_end_head(&sh);
     /* An interrupted reply stays in the context, closed as the model would have closed it. */
     if (!strcmp(stop, "stopped_early") && c->id_turn_end >= 0 && c->n_fed < c->ctx &&

@@ -21,7 +21,7 @@ struct cmd {
 enum {
     C_HELP, C_TEMP, C_TOP_K, C_TOP_P, C_MIN_P, C_SEED, C_MAX_NEW, C_SETTINGS, C_SYSTEM, C_THINK,
     C_STATS, C_CONTEXT, C_DUMP, C_RETRY, C_UNDO, C_EDIT, C_FORGET, C_SAVE, C_LOAD, C_SESSIONS, C_REPLAY,
-    C_EXPORT, C_THEME, C_COPY, C_QUIT, C_COUNT
+    C_EXPORT, C_THEME, C_RAW, C_COPY, C_QUIT, C_COUNT
 };
 
 static const cmd_info table[C_COUNT] = {
@@ -48,6 +48,7 @@ static const cmd_info table[C_COUNT] = {
     [C_REPLAY] = {"replay", "FILE", "regenerate every reply of a saved chat and compare, token for token"},
     [C_EXPORT] = {"export", "FILE", "write the conversation as Markdown"},
     [C_THEME] = {"theme", "NAME", "colour theme (full-screen interface)"},
+    [C_RAW] = {"raw", "[on|off]", "show replies as plain text instead of styled Markdown (no argument: toggle)"},
     [C_COPY] = {"copy", "[N]", "copy reply N (default: the last) to the clipboard"},
     [C_QUIT] = {"quit", "", "leave"},
 };
@@ -437,6 +438,20 @@ static int do_theme(cmd *k, const char *arg, const cmd_io *io, char *err, size_t
     return CMD_DONE;
 }
 
+static int do_raw(cmd *k, const char *arg, const cmd_io *io, char *err, size_t errlen) {
+    (void)k, (void)err, (void)errlen;
+    int on = -1;
+    if (!strcmp(arg, "on")) on = 1;
+    else if (!strcmp(arg, "off")) on = 0;
+    else if (*arg) return bad(io, "/raw: expected on or off, got '%s'\n", arg);
+    if (!io->raw) {
+        say(io, "plain mode always shows raw text\n");
+        return CMD_DONE;
+    }
+    say(io, "raw text %s\n", io->raw(io->ud, on) ? "on" : "off");
+    return CMD_DONE;
+}
+
 static int do_save(cmd *k, const char *arg, const cmd_io *io, char *err, size_t errlen) {
     if (!*arg) return bad(io, "/save: needs a file name\n");
     if (tr_save(chat_transcript(k->c), arg, err, errlen) < 0) return bad(io, "/save: %s\n", err);
@@ -631,7 +646,7 @@ static const handler handlers[C_COUNT] = {
     [C_DUMP] = do_dump, [C_RETRY] = do_retry, [C_UNDO] = do_undo, [C_EDIT] = do_edit,
     [C_FORGET] = do_forget, [C_SAVE] = do_save, [C_LOAD] = do_load, [C_SESSIONS] = do_sessions,
     [C_REPLAY] = do_replay, [C_EXPORT] = do_export,
-    [C_THEME] = do_theme, [C_COPY] = do_copy, [C_QUIT] = do_quit,
+    [C_THEME] = do_theme, [C_RAW] = do_raw, [C_COPY] = do_copy, [C_QUIT] = do_quit,
 };
 
 int cmd_submit(cmd *k, const char *input, size_t len, const cmd_io *io, char *err, size_t errlen) {

@@ -27,6 +27,8 @@ typedef struct {
     void (*on_reply)(void *ud, const tr_message *m);
     /* /theme NAME; NULL where themes do not apply (plain mode says so). */
     int (*theme)(void *ud, const char *name, char *err, size_t errlen);
+    /* /raw on|off: 1 shows replies as plain text, 0 styles their Markdown; NULL in plain mode. */
+    int (*raw)(void *ud, int on);
     /* /copy; NULL where there is no clipboard. */
     int (*copy)(void *ud, const char *text, size_t len, char *err, size_t errlen);
     /* /edit: offers the message for editing (the TUI fills its input line); NULL: the text is printed

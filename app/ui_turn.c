@@ -121,6 +121,14 @@ static int on_theme(void *ud, const char *name, char *err, size_t errlen) {
     return 0;
 }
 
+/* /raw: on < 0 toggles; returns the new state. */
+static int on_raw(void *ud, int on) {
+    ui_app *a = ud;
+    ui_pane_set_raw(a->pane, on < 0 ? !ui_pane_raw(a->pane) : on);
+    a->dirty = 1;
+    return ui_pane_raw(a->pane);
+}
+
 static int on_copy(void *ud, const char *text, size_t len, char *err, size_t errlen) {
     (void)ud, (void)err, (void)errlen;
     return ui_term_osc52(text, len);
@@ -214,7 +222,7 @@ void ui_turn_flip(ui_app *a, int dir) {
 
 void ui_turn_io(ui_app *a, cmd_io *io) {
     *io = (cmd_io){.ud = a, .print = on_print, .on_turn = on_turn, .on_reply = on_reply,
-                   .theme = on_theme, .copy = on_copy, .edit = on_edit,
+                   .theme = on_theme, .raw = on_raw, .copy = on_copy, .edit = on_edit,
                    .chat = {.ud = a, .on_text = on_text, .on_prefill = on_prefill,
                             .cancelled = cancelled, .on_notice = on_notice}};
 }

@@ -8,7 +8,7 @@
 typedef struct {
     char out[65536];
     size_t len;
-    int lines, errors, replies, turns, edits, copies, themes;
+    int lines, errors, replies, turns, edits, copies, themes, raw;
     char copied[4096], edited[256], theme[64];
 } rec;
 
@@ -43,6 +43,10 @@ static int copy(void *ud, const char *text, size_t len, char *err, size_t errlen
     r->copies++;
     return 0;
 }
+static int raw(void *ud, int on) {
+    rec *r = ud;
+    return r->raw = on < 0 ? !r->raw : on;
+}
 static void edit(void *ud, const char *text, size_t len) {
     rec *r = ud;
     snprintf(r->edited, sizeof r->edited, "%.*s", (int)len, text);
@@ -52,7 +56,7 @@ static void edit(void *ud, const char *text, size_t len) {
 static rec R;
 static cmd_io plain_io = {.ud = &R, .print = print, .on_turn = on_turn, .on_reply = on_reply};
 static cmd_io ui_io = {.ud = &R, .print = print, .on_turn = on_turn, .on_reply = on_reply,
-                       .theme = theme, .copy = copy, .edit = edit};
+                       .theme = theme, .raw = raw, .copy = copy, .edit = edit};
 
 /* Runs one input with fresh records; returns the cmd code. */
 static int run(cmd *k, const char *line, const cmd_io *io) {
@@ -198,6 +202,10 @@ int main(void) {
     T_CHECK(run(k, "/theme light", &plain_io) == CMD_DONE && R.errors == 0 && strstr(R.out, "no effect"),
             "/theme in plain mode says it has no effect", "");
     check_bad(c, k, "/theme");
+    T_CHECK(run(k, "/raw on", &ui_io) == CMD_DONE && R.raw == 1 && strstr(R.out, "raw text on"), "/raw on calls the UI", "%s", R.out);
+    T_CHECK(run(k, "/raw", &ui_io) == CMD_DONE && R.raw == 1 && strstr(R.out, "raw text on"), "/raw without an argument toggles", "%s", R.out);
+    T_CHECK(run(k, "/raw maybe", &ui_io) == CMD_BAD && R.errors == 1, "/raw with a bad argument is an error", "");
+    T_CHECK(run(k, "/raw on", &plain_io) == CMD_DONE && R.errors == 0 && strstr(R.out, "plain mode"), "/raw in plain mode says so", "");
 
     /* /edit: the UI gets the text; the next message replaces it */
     T_CHECK(run(k, "/edit 1", &ui_io) == CMD_DONE && !strcmp(R.edited, "/hello") && cmd_editing(k) == 0,
