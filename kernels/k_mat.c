@@ -107,7 +107,10 @@ static void mm_task(void *arg, int64_t b, int64_t e, int tid) {
                     j->X, (int)K, (const float *)W->data + b * K, (int)K, 0.0f, j->Y + b, (int)W->rows);
         return;
     }
-    int64_t tile = e - b < MM_TILE ? e - b : MM_TILE;
+    /* Each sgemm call packs X again: widen as many rows per call as fit ~4 MB of f32. */
+    int64_t tile = ((int64_t)1 << 20) / K;
+    if (tile < MM_TILE) tile = MM_TILE;
+    if (tile > e - b) tile = e - b;
     float *wf = malloc((size_t)(tile * K) * sizeof *wf);
     for (int64_t r0 = b; r0 < e; r0 += tile) {
         int64_t r1 = r0 + tile < e ? r0 + tile : e;

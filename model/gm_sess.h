@@ -3,7 +3,7 @@
 #define GM_SESS_H
 #include "model/gm_int.h"
 
-#define GM_CHUNK 64            /* tokens per pass through the layers; longer feeds are split */
+#define GM_CHUNK 128           /* tokens per pass through the layers; longer feeds are split */
 
 struct gm_session {
     gm_model *m;
