@@ -17,7 +17,7 @@ TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(B)/tests/%)
 DEMO_DIR = $(CURDIR)/models/tiny-chat
 
-.PHONY: all test asan clean testdata fuzz
+.PHONY: all test asan clean testdata fuzz fuzz-build tsan
 all: $(BIN)/gemmachat $(BIN)/gemmatool $(TEST_BIN)
 
 $(B)/%_avx2.o: %_avx2.c
@@ -55,6 +55,36 @@ bin-asan: $(B)/libgemma.a $(TEST_BIN) $(B)/app/gemmachat.o $(B)/app/gemmatool.o
 	$(CC) $(CFLAGS) -o $(B)/bin/gemmatool $(B)/app/gemmatool.o $(B)/libgemma.a $(LDLIBS)
 	@sh tests/unpack.sh $(B)/testdata
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 GC_SANITIZED=1 sh tests/run.sh $(B) $(B)/bin
+
+# Fuzzing (tests/fuzz, docs/hardening.md): every tests/fuzz/fuzz_*.c built with clang, libFuzzer, ASan and
+# UBSan against the library compiled the same way in $(FUZZ_B), then each run FUZZ_SECONDS on its seeds.
+FUZZ_B       ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS  = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	$(MAKE) B=$(FUZZ_B) CC=clang OPT='-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -fsanitize=fuzzer-no-link' fuzz-build
+	@sh tests/unpack.sh $(FUZZ_B)/testdata
+	@sh tests/fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/%)
+# The kernels are no fuzz target and use gcc-only builtins (clang 14: __builtin_cpu_supports("f16c"),
+# non-constant rounding modes): gcc compiles them, uninstrumented.
+$(FUZZ_B)/kernels/%.o: override CC = gcc
+$(FUZZ_B)/kernels/%.o: override OPT = -O2 -g
+# The replay test (tests/test_fuzz_replay.c) includes the targets.
+$(B)/tests/test_fuzz_replay: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
+$(B)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(B)/libgemma.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/libgemma.a $(LDLIBS)
+
+# ThreadSanitizer over the threaded kernels and the golden decoder test, in their own build tree.
+TSAN_TESTS = test_kernels test_golden
+tsan:
+	$(MAKE) B=build-tsan OPT='-O1 -g -fsanitize=thread' $(TSAN_TESTS:%=build-tsan/tests/%)
+	@sh tests/unpack.sh build-tsan/testdata
+	@export GC_TESTDATA=$(CURDIR)/build-tsan/testdata GC_ROOT=$(CURDIR); st=0; for t in $(TSAN_TESTS); do \
+	  TSAN_OPTIONS='halt_on_error=1 second_deadlock_stack=1' build-tsan/tests/$$t > build-tsan/$$t.log 2>&1 || st=1; \
+	  echo "$$t: $$(grep -c '^PASS' build-tsan/$$t.log) passed, $$(grep -c '^FAIL' build-tsan/$$t.log) failed," \
+	    "$$(grep -c 'WARNING: ThreadSanitizer' build-tsan/$$t.log) data races (log: build-tsan/$$t.log)"; done; exit $$st
 
 clean:
 	rm -rf build build-asan bin

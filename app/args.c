@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,4 +99,17 @@ int args_ids(const char *s, int32_t **ids, size_t *n, char *err, size_t errlen) 
     *ids = v;
     *n = len;
     return 0;
+}
+
+void args_complain(const char *prog, const char *fmt, ...) {
+    char msg[4096], out[4096 * 4 + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t n = (size_t)snprintf(out, sizeof out, "%s: ", prog);
+    for (const unsigned char *p = (const unsigned char *)msg; *p && n + 5 < sizeof out; p++)
+        n += (*p < 0x20 && *p != '\t') || *p == 0x7f ? (size_t)snprintf(out + n, 5, "\\x%02x", *p) : (out[n] = (char)*p, 1);
+    out[n++] = '\n';
+    fwrite(out, 1, n, stderr);
 }

@@ -17,4 +17,7 @@ int args_ids(const char *s, int32_t **ids, size_t *n, char *err, size_t errlen);
 /* Parses a whole decimal integer / float; returns -1 on junk ("12abc") or overflow. */
 int args_long(const char *s, long *out);
 int args_double(const char *s, double *out);
+/* Writes "PROG: message" and a newline to stderr, with control characters (other than tab) shown as
+ * \xNN: messages quote file contents, which must never drive the terminal. */
+void args_complain(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #endif

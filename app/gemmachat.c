@@ -28,7 +28,7 @@ static const char *const known[] = {
     "--mouse", "--load=", "--resume", "--no-autosave", "--think", "-h", "--help", NULL};
 
 static int usage_error(const char *msg) {
-    fprintf(stderr, "gemmachat: %s (gemmachat --help shows the options)\n", msg);
+    args_complain("gemmachat", "%s (gemmachat --help shows the options)", msg);
     return 2;
 }
 
@@ -93,7 +93,7 @@ static void apply_overrides(chat *c, const chat_opts *o, int argc, char **argv) 
     if (args_has(argc, argv, "--max-new")) chat_set_max_new(c, o->max_new);
     if (o->think) chat_set_think(c, 1);
     char err[256];
-    if (o->system && chat_set_system(c, o->system, err, sizeof err) < 0) fprintf(stderr, "gemmachat: %s\n", err);
+    if (o->system && chat_set_system(c, o->system, err, sizeof err) < 0) args_complain("gemmachat", "%s", err);
 }
 
 /* A saved transcript: into the chat, or (keep) handed back. */
@@ -101,19 +101,19 @@ static int load_into(chat *c, const char *path, tr_transcript **keep) {
     char err[1024];
     tr_transcript *t;
     if (tr_load(&t, path, err, sizeof err) < 0) {
-        fprintf(stderr, "gemmachat: %s\n", err);
+        args_complain("gemmachat", "%s", err);
         return -1;
     }
-    if (*tr_load_note(t)) fprintf(stderr, "gemmachat: %s: %s\n", path, tr_load_note(t));
+    if (*tr_load_note(t)) args_complain("gemmachat", "%s: %s", path, tr_load_note(t));
     if (chat_other_model(c, t))
-        fprintf(stderr, "gemmachat: note: %s was saved with another model configuration (%s); replies will differ\n",
+        args_complain("gemmachat", "note: %s was saved with another model configuration (%s); replies will differ",
                 path, tr_settings_of(t)->model_dir);
     if (keep) {
         *keep = t;
         return 0;
     }
     if (chat_set_transcript(c, t, err, sizeof err) < 0) {
-        fprintf(stderr, "gemmachat: %s\n", err);
+        args_complain("gemmachat", "%s", err);
         return -1;
     }
     return 0;
@@ -127,10 +127,10 @@ static void start_autosave(chat *c, const char *resumed) {
         snprintf(path, sizeof path, "%s", resumed);
     } else if (tr_chats_dir(dir, sizeof dir, 1, err, sizeof err) < 0 ||
                tr_autosave_path(dir, time(NULL), path, sizeof path, err, sizeof err) < 0) {
-        fprintf(stderr, "gemmachat: autosave off: %s\n", err);
+        args_complain("gemmachat", "autosave off: %s", err);
         return;
     }
-    if (chat_autosave(c, path, err, sizeof err) < 0) fprintf(stderr, "gemmachat: autosave off: %s\n", err);
+    if (chat_autosave(c, path, err, sizeof err) < 0) args_complain("gemmachat", "autosave off: %s", err);
 }
 
 /* The command line's sampling options, which replace what each replayed reply was saved with. */
@@ -176,15 +176,15 @@ int main(int argc, char **argv) {
         int rc = tr_chats_dir(dir, sizeof dir, 0, err, sizeof err);
         if (rc == 0) rc = tr_last_chat(dir, resumed, sizeof resumed, err, sizeof err);
         if (rc < 0) {
-            fprintf(stderr, "gemmachat: --resume: %s\n", err);
+            args_complain("gemmachat", "--resume: %s", err);
             return 1;
         }
-        if (rc == 1) fprintf(stderr, "gemmachat: --resume: no saved chat yet; starting a new one\n");
+        if (rc == 1) args_complain("gemmachat", "--resume: no saved chat yet; starting a new one");
     }
 
     chat *c;
     if (chat_create(&c, &o, err, sizeof err) < 0) {
-        fprintf(stderr, "gemmachat: %s\n", err);
+        args_complain("gemmachat", "%s", err);
         return 1;
     }
     int status;
@@ -206,7 +206,7 @@ int main(int argc, char **argv) {
         replay_opts(&o, argc, argv, &ro);
         status = plain_replay(c, src, &ro);
         if (save && tr_save(chat_transcript(c), save, err, sizeof err) < 0) {
-            fprintf(stderr, "gemmachat: %s\n", err);
+            args_complain("gemmachat", "%s", err);
             status = 1;
         }
         tr_free(src);
@@ -217,7 +217,7 @@ int main(int argc, char **argv) {
     }
     /* the last snapshot, on every way out (SIGTERM and SIGHUP included: the loops end on them) */
     if (chat_emergency_save(c, err, sizeof err) < 0) {
-        fprintf(stderr, "gemmachat: the chat could not be saved: %s\n", err);
+        args_complain("gemmachat", "the chat could not be saved: %s", err);
         if (!status) status = 1;
     }
     chat_free(c);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include "app/args.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,7 +65,7 @@ static int cancelled(void *ud) {
 static void on_notice(void *ud, const char *msg) {
     plain *p = ud;
     end_thought(p);
-    fprintf(stderr, "gemmachat: %s\n", msg);
+    args_complain("gemmachat", "%s", msg);
 }
 
 static void print(void *ud, const char *s, size_t n, int err) { out(ud, err ? stderr : stdout, s, n); }
@@ -73,7 +74,7 @@ static void on_reply(void *ud, const tr_message *m) {
     plain *p = ud;
     end_thought(p);
     out(p, stdout, "\n", 1);
-    if (!strcmp(m->stop, "stopped_early") && !p->broken) fprintf(stderr, "gemmachat: [interrupted]\n");
+    if (!strcmp(m->stop, "stopped_early") && !p->broken) args_complain("gemmachat", "[interrupted]");
 }
 
 static int read_all(FILE *f, char **out, size_t *len);
@@ -95,7 +96,7 @@ static char *run_editor(const char *editor, const char *text, size_t len, size_t
     snprintf(path, sizeof path, "%s/gemmachat-edit-XXXXXX.txt", tmp && *tmp ? tmp : "/tmp");
     int fd = mkstemps(path, 4), st = -1;
     if (fd < 0 || write(fd, text, len) != (ssize_t)len || close(fd) || asprintf(&cmdline, "%s \"$1\"", editor) < 0) {
-        fprintf(stderr, "gemmachat: /edit: cannot write %s: %s\n", path, strerror(errno));
+        args_complain("gemmachat", "/edit: cannot write %s: %s", path, strerror(errno));
         if (fd >= 0) unlink(path);
         return NULL;
     }
@@ -107,13 +108,13 @@ static char *run_editor(const char *editor, const char *text, size_t len, size_t
     free(cmdline);
     while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
-        fprintf(stderr, "gemmachat: /edit: %s failed; the message is left as it was\n", editor);
+        args_complain("gemmachat", "/edit: %s failed; the message is left as it was", editor);
     else if (!(edited = slurp(path, out_len)))
-        fprintf(stderr, "gemmachat: /edit: cannot read %s back\n", path);
+        args_complain("gemmachat", "/edit: cannot read %s back", path);
     unlink(path);
     if (edited && *out_len && edited[*out_len - 1] == '\n') edited[--*out_len] = 0;
     if (edited && !*out_len) {
-        fprintf(stderr, "gemmachat: /edit: the message was left empty; nothing changed\n");
+        args_complain("gemmachat", "/edit: the message was left empty; nothing changed");
         free(edited), edited = NULL;
     }
     if (edited && edited[0] == '/') {   /* a message, not a command: "//" sends it as it is */
@@ -155,8 +156,8 @@ static int submit(cmd *k, plain *p, const char *text, size_t len) {
     cmd_io io = make_io(p);
     plain_sigint = 0;
     int rc = cmd_submit(k, text, len, &io, err, sizeof err);
-    if (rc < 0) fprintf(stderr, "gemmachat: %s\n", err);
-    if (rc == CMD_CANCELLED) fprintf(stderr, "gemmachat: cancelled\n");
+    if (rc < 0) args_complain("gemmachat", "%s", err);
+    if (rc == CMD_CANCELLED) args_complain("gemmachat", "cancelled");
     return rc;
 }
 
@@ -230,14 +231,14 @@ static int run_all(cmd *k, plain *p) {
     char *text;
     size_t len;
     if (read_all(stdin, &text, &len) < 0) {
-        fprintf(stderr, "gemmachat: reading stdin: %s\n", plain_sigint ? "interrupted" : strerror(errno));
+        args_complain("gemmachat", "reading stdin: %s", plain_sigint ? "interrupted" : strerror(errno));
         return plain_sigint ? 130 : 1;
     }
     size_t n = len;
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) n--;
     int rc;
     if (blank(text, n)) {
-        fprintf(stderr, "gemmachat: no input on stdin (use -p TEXT, or --plain for a conversation)\n");
+        args_complain("gemmachat", "no input on stdin (use -p TEXT, or --plain for a conversation)");
         rc = CMD_BAD;
     } else if (text[0] == '/' && !memchr(text, '\n', n)) {
         rc = submit(k, p, text, n);
@@ -260,7 +261,7 @@ static int run_all(cmd *k, plain *p) {
 static int finish(plain *p, int status) {
     if (plain_sigterm) return 128 + plain_sigterm;
     if (p->failed || (!p->broken && fflush(stdout) == EOF && errno != EPIPE)) {
-        fprintf(stderr, "gemmachat: writing stdout: %s\n", strerror(p->failed ? p->write_errno : errno));
+        args_complain("gemmachat", "writing stdout: %s", strerror(p->failed ? p->write_errno : errno));
         return 1;
     }
     return p->broken ? 0 : status;
@@ -286,13 +287,13 @@ static void restore(chat *c, plain *p) {
     char err[512];
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    fprintf(stderr, "gemmachat: restoring the conversation (%zu messages)...\n", tr_count(chat_transcript(c)));
+    args_complain("gemmachat", "restoring the conversation (%zu messages)...", tr_count(chat_transcript(c)));
     plain_sigint = 0;
     int rc = chat_warm(c, &cb, err, sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (rc < 0) fprintf(stderr, "gemmachat: %s\n", err);
-    else if (rc == 1) fprintf(stderr, "gemmachat: restoring skipped: the next turn computes the rest\n");
-    else fprintf(stderr, "gemmachat: restored %d tokens in %.1f s\n", r.total,
+    if (rc < 0) args_complain("gemmachat", "%s", err);
+    else if (rc == 1) args_complain("gemmachat", "restoring skipped: the next turn computes the rest");
+    else args_complain("gemmachat", "restored %d tokens in %.1f s", r.total,
                  (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
@@ -300,7 +301,7 @@ int plain_run(chat *c, const plain_opts *o) {
     plain p = {0};
     cmd *k;
     if (cmd_create(&k, c) < 0) {
-        fprintf(stderr, "gemmachat: out of memory\n");
+        args_complain("gemmachat", "out of memory");
         return 1;
     }
     p.k = k;
@@ -309,7 +310,7 @@ int plain_run(chat *c, const plain_opts *o) {
     install_signals();
     int status;
     if (o->mode == PLAIN_ONESHOT && blank(o->prompt, strlen(o->prompt))) {
-        fprintf(stderr, "gemmachat: -p needs a message\n");
+        args_complain("gemmachat", "-p needs a message");
         status = 2;
     } else if (o->mode == PLAIN_ONESHOT) {
         int rc = submit(k, &p, o->prompt, strlen(o->prompt));
@@ -331,7 +332,7 @@ int plain_replay(chat *c, tr_transcript *src, const chat_replay_opts *o) {
     cmd *k;
     char err[512];
     if (cmd_create(&k, c) < 0) {
-        fprintf(stderr, "gemmachat: out of memory\n");
+        args_complain("gemmachat", "out of memory");
         return 1;
     }
     install_signals();
@@ -339,7 +340,7 @@ int plain_replay(chat *c, tr_transcript *src, const chat_replay_opts *o) {
     cmd_replay_result r;
     int rc = cmd_replay(k, src, o, &io, &r, err, sizeof err);
     cmd_free(k);
-    if (rc < 0) fprintf(stderr, "gemmachat: replay turn %d: %s\n", r.turns, err);
-    if (rc == CMD_CANCELLED) fprintf(stderr, "gemmachat: replay stopped at turn %d\n", r.turns);
+    if (rc < 0) args_complain("gemmachat", "replay turn %d: %s", r.turns, err);
+    if (rc == CMD_CANCELLED) args_complain("gemmachat", "replay stopped at turn %d", r.turns);
     return finish(&p, rc == CMD_DONE && !r.differ ? 0 : 1);
 }

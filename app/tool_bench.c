@@ -50,7 +50,7 @@ int tool_synth(int argc, char **argv) {
            o.config_only ? ", config only" : "", (now_ms() - t0) / 1e3);
     return 0;
 fail:
-    fprintf(stderr, "gemmatool synth: %s\n", err);
+    args_complain("gemmatool synth", "%s", err);
     return 1;
 }
 
@@ -259,7 +259,7 @@ int tool_bench(int argc, char **argv) {
     bench_args b;
     bench_result r = {0};
     if (bench_parse(argc, argv, &b, err, sizeof err) || run_bench(&b, &r, err, sizeof err)) {
-        fprintf(stderr, "gemmatool bench: %s\n", err);
+        args_complain("gemmatool bench", "%s", err);
         return 1;
     }
     print_result(&b, &r);

@@ -66,7 +66,7 @@ int tool_logits(int argc, char **argv) {
     if (write_f32(path, "logits", out, (int64_t)n, V, err, sizeof err)) goto done;
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "gemmatool logits: %s\n", err);
+    if (rc) args_complain("gemmatool logits", "%s", err);
     gm_session_free(s);
     gm_free(m);
     free(ids);
@@ -145,7 +145,7 @@ int tool_chat(int argc, char **argv) {
     if (path && write_f32(path, "step_logits", steps, (int64_t)nsteps, V, err, sizeof err)) goto done;
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "gemmatool chat: %s\n", err);
+    if (rc) args_complain("gemmatool chat", "%s", err);
     gm_session_free(s);
     gm_free(m);
     for (int t = 0; t < nturns; t++) free(turns[t].ids);

@@ -22,7 +22,9 @@ typedef struct {
 typedef int (*line_fn)(job *j, json_object *in, json_object **out);
 
 static int fail(job *j, int rc) {
-    fprintf(stderr, "gemmatool %s: %s\n", j->cmd, j->err);
+    char prog[64];
+    snprintf(prog, sizeof prog, "gemmatool %s", j->cmd);
+    args_complain(prog, "%s", j->err);
     return rc;
 }
 

@@ -309,7 +309,14 @@ static int parse_special(cfg_model *c, const json_object *root, const json_objec
         }
     json_object *eos = member(root, "eos_token_id");
     if (!eos) eos = member(text, "eos_token_id");
-    return eos ? parse_eos(c, eos, file, err, errlen) : 0;
+    if (eos && parse_eos(c, eos, file, err, errlen) < 0) return -1;
+    int bos = c->bos_id >= c->vocab;   /* only a default can be: a given id was checked against vocab_size */
+    if (bos || (!eos && c->eos_ids[0] >= c->vocab)) {
+        snprintf(err, errlen, "%s: vocab_size %d has no token %d for the default %s (give %s_token_id)", file,
+                 c->vocab, bos ? c->bos_id : c->eos_ids[0], bos ? "bos" : "eos", bos ? "bos" : "eos");
+        return -1;
+    }
+    return 0;
 }
 
 int cfg_parse(cfg_model *c, const char *json, size_t len, const char *file, char *err, size_t errlen) {

@@ -2,6 +2,7 @@
  * logits; and their failures: non-zero exit, one line on stderr naming the problem. */
 #include <json-c/json.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include "model/st.h"
 #include "tests/t.h"
@@ -135,6 +136,21 @@ int main(void) {
     expect_failure("unknown option named", args, "--bogus");
     snprintf(args, sizeof args, "logits --model '%s' --ids 2 --out /nonexistent-dir/x.st", model);
     expect_failure("unwritable output names the path", args, "/nonexistent-dir/x.st");
+
+    /* Text quoted from a file never reaches the terminal as control characters. */
+    snprintf(path, sizeof path, "%s/evil", tmp);
+    mkdir(path, 0700);
+    char cfgpath[800];
+    snprintf(cfgpath, sizeof cfgpath, "%s/config.json", path);
+    FILE *cf = fopen(cfgpath, "w");
+    if (!cf) return 1;
+    fputs("{\"model_type\": \"\\u001b[2J\\u001b]0;pwned\\u0007\"}", cf);   /* JSON escapes for ESC and BEL */
+    fclose(cf);
+    snprintf(cmd, sizeof cmd, "'%s/gemmatool' logits --model '%s' --ids 2 --out '%s/x'", getenv("GC_BIN"), path, tmp);
+    rc = run(cmd, &out, &errs);
+    T_CHECK(rc != 0 && !strchr(errs, 0x1b) && !strchr(errs, 0x07) && strstr(errs, "\\x1b[2J"),
+            "control characters from a file are escaped in error messages", "stderr '%s'", errs);
+    free(out), free(errs);
 
     free(seq), free(lng);
     st_free(gs);

@@ -62,7 +62,7 @@ static int strip_into(tok_buf *out, const char *s, size_t n) {
     }
     size_t from, len;
     trim(kept.p, kept.len, &from, &len);
-    if (!rc) rc = tok_buf_put(out, kept.p + from, len);
+    if (!rc && len) rc = tok_buf_put(out, kept.p + from, len);   /* kept.p is NULL when nothing was kept */
     free(kept.p);
     return rc;
 }

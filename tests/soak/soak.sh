@@ -1,0 +1,93 @@
+#!/bin/sh
+# Soak test (not part of `make test`): a scripted chat of TURNS user turns (default 2000) on the bundled
+# tiny-chat model in plain mode, mixing messages with the commands that edit the conversation and
+# the context (/retry, /undo, /forget, /edit, /save, /load, /system, ...), with the context kept small so
+# it fills and old exchanges are dropped.  While it runs, the resident memory and the open file
+# descriptors of the process are sampled every second.
+#
+# Passes when gemmachat exits 0, the memory after the first tenth of the run grows by less than
+# SOAK_RSS_SLACK_KB (default 16384) to the end, the number of open descriptors never grows, and the
+# last /save holds the conversation.  Writes OUT/samples.csv (seconds, rss_kb, fds), the outputs and
+# a summary; OUT defaults to build-soak.
+#
+# Usage: tests/soak/soak.sh [TURNS] [GEMMACHAT]        e.g. tests/soak/soak.sh 5000 build/bin/gemmachat
+set -u
+TURNS=${1:-2000}
+BIN=${2:-bin/gemmachat}
+OUT=${SOAK_OUT:-build-soak}
+SLACK=${SOAK_RSS_SLACK_KB:-16384}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+[ -x "$BIN" ] || { echo "FAIL: soak: $BIN is not built"; exit 1; }
+
+# The script: one line per turn, cycling through messages and commands.
+script() {
+  i=0
+  while [ $i -lt "$TURNS" ]; do
+    case $((i % 40)) in
+      9) echo "/stats" ;;
+      19) echo "/retry" ;;
+      29) echo "/context" ;;
+      39) echo "/undo" ;;
+      *)
+        case $((i % 10)) in
+          0) echo "Tell me about the sea, turn $i." ;;
+          1) echo "//this line starts with a slash and is sent as a message ($i)" ;;
+          2) echo "Ünïcödé, 漢字 and 😀 in one line, turn $i" ;;
+          3) echo "/save $OUT/chat.json" ;;
+          4) printf 'A long line: %s\n' "$(printf 'word%d ' $(seq 1 60))" ;;
+          5) echo "/temp 0.$((i % 9 + 1))" ;;
+          6) echo "/forget" ;;
+          7) echo "/system Answer in one short sentence ($i)." ;;
+          8) echo "/edit" ;;
+          9) echo "What did I say before? ($i)" ;;
+        esac ;;
+    esac
+    i=$((i + 1))
+  done
+  echo "Last question before saving."
+  echo "/save $OUT/chat.json"
+  echo "/load $OUT/chat.json"
+  echo "And one after loading it back."
+  echo "/save $OUT/final.json"
+}
+
+script > "$OUT/script.txt"
+start=$(date +%s)
+"$BIN" --plain --ctx 384 --max-new 12 --seed 1 < "$OUT/script.txt" > "$OUT/stdout.txt" 2> "$OUT/stderr.txt" &
+pid=$!
+echo "seconds,rss_kb,fds" > "$OUT/samples.csv"
+while kill -0 $pid 2>/dev/null; do
+  rss=$(awk '/^VmRSS:/ {print $2}' /proc/$pid/status 2>/dev/null)
+  fds=$(ls /proc/$pid/fd 2>/dev/null | wc -l)
+  [ -n "$rss" ] && echo "$(( $(date +%s) - start )),$rss,$fds" >> "$OUT/samples.csv"
+  sleep 1
+done
+wait $pid
+rc=$?
+secs=$(( $(date +%s) - start ))
+
+# Memory: the maximum over the second tenth of the samples (the model is loaded and the context has
+# filled by then) against the maximum over the last tenth.  Descriptors: the fewest open in the last
+# tenth against the fewest in the second (a save holds one or two for a moment; a leak never closes).
+summary=$(awk -F, -v slack="$SLACK" 'NR > 1 { rss[++n] = $2; fd[n] = $3 }
+  END {
+    if (n < 3) { print "too few samples"; exit 1 }
+    k = int(n / 10); if (k < 1) k = 1
+    fd_early = fd_late = 1e9
+    for (i = 1; i <= n; i++) {
+      if (i > k && i <= 2 * k) { if (rss[i] > early) early = rss[i]; if (fd[i] < fd_early) fd_early = fd[i] }
+      if (i > n - k) { if (rss[i] > late) late = rss[i]; if (fd[i] < fd_late) fd_late = fd[i] }
+      if (rss[i] > peak) peak = rss[i]
+      if (fd[i] > fdmax) fdmax = fd[i]
+    }
+    printf "%d samples; RSS early %d kB, late %d kB, peak %d kB (growth %d kB); open fds %d early, %d late, %d at most\n", n, early, late, peak, late - early, fd_early, fd_late, fdmax
+    exit (late - early > slack || fd_late > fd_early) ? 1 : 0
+  }' "$OUT/samples.csv")
+mem_ok=$?
+users=$(grep -o '"role":"user"' "$OUT/final.json" 2>/dev/null | wc -l)
+echo "soak: $TURNS turns in ${secs}s, exit status $rc; $summary; final.json holds $users user messages" | tee "$OUT/summary.txt"
+[ $rc -eq 0 ] && echo "PASS: soak: gemmachat exited cleanly" || echo "FAIL: soak: gemmachat exited with status $rc (see $OUT/stderr.txt)"
+[ $mem_ok -eq 0 ] && echo "PASS: soak: memory and descriptors stay flat" || echo "FAIL: soak: memory or descriptors grew: $summary"
+[ "$users" -gt 0 ] && echo "PASS: soak: the conversation was saved and loaded back" || echo "FAIL: soak: $OUT/final.json holds no conversation"
+[ $rc -eq 0 ] && [ $mem_ok -eq 0 ] && [ "$users" -gt 0 ]
