@@ -59,23 +59,6 @@ static int mat(loader *L, k_mat *out, const char *name, int64_t rows, int64_t co
     return 0;
 }
 
-/* A 1-D weight widened to an owned f32 array. */
-static int vec(loader *L, const float **out, const char *name, int64_t n) {
-    const st_tensor *t = find(L, name, 1, &n, 0);
-    if (!t) return -1;
-    gm_model *m = L->m;
-    void **grown = realloc(m->owned, (m->n_owned + 1) * sizeof *grown);
-    if (!grown) return fail_oom(L);
-    m->owned = grown;
-    float *v = malloc((size_t)n * sizeof *v);
-    if (!v) return fail_oom(L);
-    m->owned[m->n_owned++] = v;
-    k_mat row = {ktype(t->dtype), 1, n, t->data};
-    k_row_to_f32(&row, 0, v);
-    *out = v;
-    return 0;
-}
-
 static float *owned_floats(loader *L, size_t n) {
     gm_model *m = L->m;
     void **grown = realloc(m->owned, (m->n_owned + 1) * sizeof *grown);
@@ -84,6 +67,18 @@ static float *owned_floats(loader *L, size_t n) {
     float *v = calloc(n ? n : 1, sizeof *v);
     if (v) m->owned[m->n_owned++] = v;
     return v;
+}
+
+/* A 1-D weight widened to an owned f32 array. */
+static int vec(loader *L, const float **out, const char *name, int64_t n) {
+    const st_tensor *t = find(L, name, 1, &n, 0);
+    if (!t) return -1;
+    float *v = owned_floats(L, (size_t)n);
+    if (!v) return fail_oom(L);
+    k_mat row = {ktype(t->dtype), 1, n, t->data};
+    k_row_to_f32(&row, 0, v);
+    *out = v;
+    return 0;
 }
 
 /* RoPE inverse frequencies of a layer: theta^(-2i/d) for the rotated pairs, 0 for the others
