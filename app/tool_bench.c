@@ -117,6 +117,24 @@ static int all_finite(const float *x, int n) {
     return 1;
 }
 
+/* The value of "key:" (kB) in a /proc file, or -1. */
+static double proc_kb(const char *path, const char *key) {
+    FILE *f = fopen(path, "r");
+    char line[256];
+    double v = -1;
+    size_t n = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ':') v = atof(line + n + 1);
+    if (f) fclose(f);
+    return v;
+}
+
+/* Share of the mapped weights (file-backed resident memory) that the kernel maps with 2 MB pages. */
+static double huge_share(void) {
+    double file = proc_kb("/proc/self/status", "RssFile"), pmd = proc_kb("/proc/self/smaps_rollup", "FilePmdMapped");
+    return file > 0 && pmd >= 0 ? 100 * pmd / file : -1;
+}
+
 typedef struct {
     long prompt, gen, threads, bw_mib, seed;
     const char *dir;
@@ -125,7 +143,7 @@ typedef struct {
 } bench_args;
 
 typedef struct {
-    double load_ms, prefill_ms, ttft_ms, decode_ms, bw_gbs, bytes_per_token, peak_rss_mb;
+    double load_ms, prefill_ms, ttft_ms, decode_ms, bw_gbs, bytes_per_token, peak_rss_mb, huge_pct;
     int threads, finite;
     char weights[16];
 } bench_result;
@@ -220,6 +238,7 @@ static int run_bench(const bench_args *b, bench_result *r, char *err, size_t err
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     r->peak_rss_mb = ru.ru_maxrss / 1024.0;   /* Linux reports KiB */
+    r->huge_pct = huge_share();
     rc = 0;
 done:
     gm_session_free(s);
@@ -235,9 +254,9 @@ static void print_result(const bench_args *b, const bench_result *r) {
     if (b->json) {
         printf("{\"prompt\":%ld,\"gen\":%ld,\"threads\":%d,\"weights\":\"%s\",\"load_ms\":%.3f,\"prefill_tok_s\":%.3f,"
                "\"ttft_ms\":%.3f,\"decode_tok_s\":%.3f,\"peak_rss_mb\":%.1f,\"bw_gbs\":%.2f,\"bytes_per_token\":%.0f,"
-               "\"decode_pct_of_bw\":%.1f,\"finite\":%s}\n",
+               "\"decode_pct_of_bw\":%.1f,\"huge_page_pct\":%.1f,\"finite\":%s}\n",
                b->prompt, b->gen, r->threads, r->weights, r->load_ms, prefill, r->ttft_ms, decode, r->peak_rss_mb,
-               r->bw_gbs, r->bytes_per_token, pct, r->finite ? "true" : "false");
+               r->bw_gbs, r->bytes_per_token, pct, r->huge_pct, r->finite ? "true" : "false");
         return;
     }
     printf("model            %s\n", b->dir);
@@ -251,6 +270,7 @@ static void print_result(const bench_args *b, const bench_result *r) {
     printf("bytes per token  %.3f GB (matrices a decoded token reads)\n", r->bytes_per_token / 1e9);
     printf("decode vs probe  %.1f %% of the bandwidth bound\n", pct);
     printf("peak RSS         %.0f MB\n", r->peak_rss_mb);
+    if (r->huge_pct >= 0) printf("2 MB pages       %.0f %% of the mapped weights\n", r->huge_pct);
     if (!r->finite) printf("warning          some logits were not finite\n");
 }
 

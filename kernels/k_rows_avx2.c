@@ -3,6 +3,16 @@
 
 #include <stdlib.h>
 
+/* Software prefetch PF_AHEAD bytes ahead of each row stream: the hardware prefetchers stop at 4 KB
+ * boundaries, and at the start of every product, which left a quarter of the bandwidth unused. */
+#ifndef PF_AHEAD
+#define PF_AHEAD 8192
+#endif
+static inline void pf_span(const void *p, int bytes) {
+    for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *)p + PF_AHEAD + o, _MM_HINT_T0);
+}
+#define PF4(a, b, c, d, bytes) do { pf_span(a, bytes); pf_span(b, bytes); pf_span(c, bytes); pf_span(d, bytes); } while (0)
+
 /* The float kernels take 4 rows at a time: 4 concurrent streams keep more of memory's bandwidth
  * busy than one, and every x load serves 4 rows.  Leftover rows go one at a time. */
 
@@ -12,6 +22,7 @@ static void rows_f32(const float *W, int64_t n, const float *x, int64_t r0, int6
         const float *w0 = W + r * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t i = 0; i < n8; i += 8) {
+            if (!(i & 15)) PF4(w0 + i, w1 + i, w2 + i, w3 + i, 64);
             __m256 xv = _mm256_loadu_ps(x + i);
             a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), xv, a0);
             a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), xv, a1);
@@ -41,6 +52,7 @@ static void rows_f16(const uint16_t *W, int64_t n, const float *x, int64_t r0, i
         const uint16_t *w0 = W + r * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t i = 0; i < n8; i += 8) {
+            if (!(i & 31)) PF4(w0 + i, w1 + i, w2 + i, w3 + i, 64);
             __m256 xv = _mm256_loadu_ps(x + i);
             a0 = _mm256_fmadd_ps(ld_f16(w0 + i), xv, a0);
             a1 = _mm256_fmadd_ps(ld_f16(w1 + i), xv, a1);
@@ -67,6 +79,7 @@ static void rows_f16(const uint16_t *W, int64_t n, const float *x, int64_t r0, i
  * becomes f32 by a left shift and the high half (odd element) by masking.  x is reordered to
  * match (per 16 elements, the 8 even ones then the 8 odd ones) once per call, on the stack unless
  * the row is very long. */
+
 #define BF16_STACK 16384
 static void rows_bf16(const uint16_t *W, int64_t n, const float *x, int64_t r0, int64_t r1, float *y) {
     int64_t n16 = n / 16 * 16, r = r0;
@@ -92,6 +105,7 @@ static void rows_bf16(const uint16_t *W, int64_t n, const float *x, int64_t r0, 
         __m256 e0 = _mm256_setzero_ps(), e1 = e0, e2 = e0, e3 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0;
         for (int64_t i = 0; i < n16; i += 16) {
             __m256 xe = _mm256_loadu_ps(xp + i), xo = _mm256_loadu_ps(xp + i + 8);
+            if (!(i & 31)) PF4(w0 + i, w1 + i, w2 + i, w3 + i, 64);
             __m256i v0 = LD(w0 + i), v1 = LD(w1 + i), v2 = LD(w2 + i), v3 = LD(w3 + i);
             e0 = _mm256_fmadd_ps(EVEN(v0), xe, e0);
             o0 = _mm256_fmadd_ps(ODD(v0), xo, o0);
@@ -137,29 +151,30 @@ static void rows_q8(const k_block_q8 *W, int64_t nb, const k_x8 *x, int64_t r0, 
     for (; r + 4 <= r1; r += 4) {
         const k_block_q8 *w0 = W + r * nb, *w1 = w0 + nb, *w2 = w1 + nb, *w3 = w2 + nb;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t i = 0; i < nb; i += 8) {
-            int m = i < nb8 ? 8 : (int)(nb - i);
-            if (m == 8) {
-                __m256 xd = _mm256_loadu_ps(x->d + i);
-                _mm256_store_ps(sc[0], _mm256_mul_ps(q8_d8(w0 + i), xd));
-                _mm256_store_ps(sc[1], _mm256_mul_ps(q8_d8(w1 + i), xd));
-                _mm256_store_ps(sc[2], _mm256_mul_ps(q8_d8(w2 + i), xd));
-                _mm256_store_ps(sc[3], _mm256_mul_ps(q8_d8(w3 + i), xd));
-            } else {
-                for (int j = 0; j < m; j++) {
-                    sc[0][j] = _cvtsh_ss(w0[i + j].d) * x->d[i + j];
-                    sc[1][j] = _cvtsh_ss(w1[i + j].d) * x->d[i + j];
-                    sc[2][j] = _cvtsh_ss(w2[i + j].d) * x->d[i + j];
-                    sc[3][j] = _cvtsh_ss(w3[i + j].d) * x->d[i + j];
-                }
-            }
-            for (int j = 0; j < m; j++) {
+        for (int64_t i = 0; i < nb8; i += 8) {
+            PF4(w0 + i, w1 + i, w2 + i, w3 + i, 272);
+            __m256 xd = _mm256_loadu_ps(x->d + i);
+            __m256 s0 = _mm256_mul_ps(q8_d8(w0 + i), xd), s1 = _mm256_mul_ps(q8_d8(w1 + i), xd);
+            __m256 s2 = _mm256_mul_ps(q8_d8(w2 + i), xd), s3 = _mm256_mul_ps(q8_d8(w3 + i), xd);
+            _mm256_store_ps(sc[0], s0);
+            _mm256_store_ps(sc[1], s1);
+            _mm256_store_ps(sc[2], s2);
+            _mm256_store_ps(sc[3], s3);
+            for (int j = 0; j < 8; j++) {
                 __m256i xq = XQ(i + j), ax = _mm256_sign_epi8(xq, xq);
                 a0 = _mm256_fmadd_ps(CVT(dot32_q8(w0[i + j].q, ax, xq)), _mm256_broadcast_ss(&sc[0][j]), a0);
                 a1 = _mm256_fmadd_ps(CVT(dot32_q8(w1[i + j].q, ax, xq)), _mm256_broadcast_ss(&sc[1][j]), a1);
                 a2 = _mm256_fmadd_ps(CVT(dot32_q8(w2[i + j].q, ax, xq)), _mm256_broadcast_ss(&sc[2][j]), a2);
                 a3 = _mm256_fmadd_ps(CVT(dot32_q8(w3[i + j].q, ax, xq)), _mm256_broadcast_ss(&sc[3][j]), a3);
             }
+        }
+        for (int64_t i = nb8; i < nb; i++) {
+            for (int k = 0; k < 4; k++) sc[k][0] = _cvtsh_ss(w0[k * nb + i].d) * x->d[i];
+            __m256i xq = XQ(i), ax = _mm256_sign_epi8(xq, xq);
+            a0 = _mm256_fmadd_ps(CVT(dot32_q8(w0[i].q, ax, xq)), _mm256_broadcast_ss(&sc[0][0]), a0);
+            a1 = _mm256_fmadd_ps(CVT(dot32_q8(w1[i].q, ax, xq)), _mm256_broadcast_ss(&sc[1][0]), a1);
+            a2 = _mm256_fmadd_ps(CVT(dot32_q8(w2[i].q, ax, xq)), _mm256_broadcast_ss(&sc[2][0]), a2);
+            a3 = _mm256_fmadd_ps(CVT(dot32_q8(w3[i].q, ax, xq)), _mm256_broadcast_ss(&sc[3][0]), a3);
         }
         _mm_storeu_ps(y + (r - r0), hsum4(a0, a1, a2, a3));
     }
@@ -175,50 +190,72 @@ static void rows_q8(const k_block_q8 *W, int64_t nb, const k_x8 *x, int64_t r0, 
     }
 }
 
-/* 8 blocks' d * xd of one row into sc, and acc + m * xds (the min terms, summed lane-wise). */
-static inline __attribute__((always_inline)) __m256 q4_scales(const k_block_q4 *w, const k_x8 *x, int64_t i, float *sc,
-                                                                __m256 acc) {
-    __m256 d, m;
-    q4_dm8(w + i, &d, &m);
-    _mm256_store_ps(sc, _mm256_mul_ps(d, _mm256_loadu_ps(x->d + i)));
-    return _mm256_fmadd_ps(m, _mm256_loadu_ps(x->ds + i), acc);
+/* q4 blocks in pairs: the 16 bytes of two blocks fill one register, whose low nibbles are elements
+ * 0..15 of both blocks and whose high nibbles are elements 16..31.  x is rearranged to match once per
+ * call (per pair: [A 0..15 | B 0..15], [A 16..31 | B 16..31]), so a pair costs one mask, one shift
+ * and two multiply-adds, and one convert and one FMA. */
+static inline __m256i pair_q4(const k_block_q4 *w, __m256i xlo, __m256i xhi) {
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)w[0].q)),
+                                        _mm_loadu_si128((const __m128i *)w[1].q), 1);
+    __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    /* each 16-bit sum is at most 2 * 2 * 15 * 127 = 7620: no saturation */
+    __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
+    return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 }
 
+#define Q4_STACK 32768
 static void rows_q4(const k_block_q4 *W, int64_t nb, const k_x8 *x, int64_t r0, int64_t r1, float *y) {
-    _Alignas(32) float sc[4][8];
     int64_t r = r0, nb8 = nb / 8 * 8;
+    _Alignas(32) int8_t stack[Q4_STACK];
+    int8_t *xp = nb8 * K_QBLOCK <= Q4_STACK ? stack : malloc((size_t)(nb8 * K_QBLOCK));
+    if (!xp) {
+        k_mat m = { K_Q4, r1, nb * K_QBLOCK, W };
+        k_rows_ref(&m, x, r0, r1, y);
+        return;
+    }
+    for (int64_t i = 0; i < nb8; i += 2) {
+        __m256i a = XQ(i), b = XQ(i + 1);
+        _mm256_storeu_si256((__m256i *)(xp + i * K_QBLOCK), _mm256_permute2x128_si256(a, b, 0x20));
+        _mm256_storeu_si256((__m256i *)(xp + i * K_QBLOCK + 32), _mm256_permute2x128_si256(a, b, 0x31));
+    }
     for (; r + 4 <= r1; r += 4) {
         const k_block_q4 *w0 = W + r * nb, *w1 = w0 + nb, *w2 = w1 + nb, *w3 = w2 + nb;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t i = 0; i < nb; i += 8) {
-            int m = i < nb8 ? 8 : (int)(nb - i);
-            if (m == 8) {
-                a0 = q4_scales(w0, x, i, sc[0], a0);
-                a1 = q4_scales(w1, x, i, sc[1], a1);
-                a2 = q4_scales(w2, x, i, sc[2], a2);
-                a3 = q4_scales(w3, x, i, sc[3], a3);
-            } else {
-                const k_block_q4 *w[4] = { w0, w1, w2, w3 };
-                float mt[4] = { 0, 0, 0, 0 };
-                for (int k = 0; k < 4; k++)
-                    for (int j = 0; j < m; j++) {
-                        sc[k][j] = _cvtsh_ss(w[k][i + j].d) * x->d[i + j];
-                        mt[k] += _cvtsh_ss(w[k][i + j].m) * x->ds[i + j];
-                    }
-                a0 = _mm256_add_ps(a0, _mm256_setr_ps(mt[0], 0, 0, 0, 0, 0, 0, 0));
-                a1 = _mm256_add_ps(a1, _mm256_setr_ps(mt[1], 0, 0, 0, 0, 0, 0, 0));
-                a2 = _mm256_add_ps(a2, _mm256_setr_ps(mt[2], 0, 0, 0, 0, 0, 0, 0));
-                a3 = _mm256_add_ps(a3, _mm256_setr_ps(mt[3], 0, 0, 0, 0, 0, 0, 0));
-            }
-            for (int j = 0; j < m; j++) {
-                __m256i xq = XQ(i + j);
-                a0 = _mm256_fmadd_ps(CVT(dot32_q4(unpack_q4(w0[i + j].q), xq)), _mm256_broadcast_ss(&sc[0][j]), a0);
-                a1 = _mm256_fmadd_ps(CVT(dot32_q4(unpack_q4(w1[i + j].q), xq)), _mm256_broadcast_ss(&sc[1][j]), a1);
-                a2 = _mm256_fmadd_ps(CVT(dot32_q4(unpack_q4(w2[i + j].q), xq)), _mm256_broadcast_ss(&sc[2][j]), a2);
-                a3 = _mm256_fmadd_ps(CVT(dot32_q4(unpack_q4(w3[i + j].q), xq)), _mm256_broadcast_ss(&sc[3][j]), a3);
+        float mt[4] = { 0, 0, 0, 0 };
+        for (int64_t i = 0; i < nb8; i += 8) {
+            PF4(w0 + i, w1 + i, w2 + i, w3 + i, 160);
+            __m256 xd = _mm256_loadu_ps(x->d + i), xds = _mm256_loadu_ps(x->ds + i), d, m, s0, s1, s2, s3;
+#define SCALES(w, s, a) (q4_dm8(w + i, &d, &m), s = _mm256_mul_ps(d, xd), a = _mm256_fmadd_ps(m, xds, a))
+            SCALES(w0, s0, a0);
+            SCALES(w1, s1, a1);
+            SCALES(w2, s2, a2);
+            SCALES(w3, s3, a3);
+#undef SCALES
+            for (int j = 0; j < 8; j += 2) {
+                __m256i xlo = _mm256_loadu_si256((const __m256i *)(xp + (i + j) * K_QBLOCK));
+                __m256i xhi = _mm256_loadu_si256((const __m256i *)(xp + (i + j) * K_QBLOCK + 32));
+                __m256i idx = _mm256_setr_epi32(j, j, j, j, j + 1, j + 1, j + 1, j + 1);
+#define PAIR4(w, s, a) a = _mm256_fmadd_ps(CVT(pair_q4(w + i + j, xlo, xhi)), _mm256_permutevar8x32_ps(s, idx), a)
+                PAIR4(w0, s0, a0);
+                PAIR4(w1, s1, a1);
+                PAIR4(w2, s2, a2);
+                PAIR4(w3, s3, a3);
+#undef PAIR4
             }
         }
-        _mm_storeu_ps(y + (r - r0), hsum4(a0, a1, a2, a3));
+        for (int64_t i = nb8; i < nb; i++) {
+            const k_block_q4 *w[4] = { w0 + i, w1 + i, w2 + i, w3 + i };
+            __m256i xq = XQ(i);
+            __m256 acc[4] = { a0, a1, a2, a3 };
+            for (int k = 0; k < 4; k++) {
+                acc[k] = _mm256_fmadd_ps(CVT(dot32_q4(unpack_q4(w[k]->q), xq)), _mm256_set1_ps(_cvtsh_ss(w[k]->d) * x->d[i]),
+                                         acc[k]);
+                mt[k] += _cvtsh_ss(w[k]->m) * x->ds[i];
+            }
+            a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+        }
+        _mm_storeu_ps(y + (r - r0), _mm_add_ps(hsum4(a0, a1, a2, a3), _mm_loadu_ps(mt)));
     }
     for (; r < r1; r++) {
         const k_block_q4 *w = W + r * nb;
@@ -230,6 +267,7 @@ static void rows_q4(const k_block_q4 *W, int64_t nb, const k_x8 *x, int64_t r0, 
         }
         y[r - r0] = hsum(a) + m;
     }
+    if (xp != stack) free(xp);
 }
 
 #undef XQ

@@ -253,6 +253,10 @@ int gm_load(gm_model **out, const char *dir, const gm_load_opts *opts, char *err
         if (load_layer(&L, l)) goto fail;
     if (k_pool_create(&m->pool, o->threads, err, errlen)) goto fail;
     if (o->quant && strcmp(o->quant, "none") && quantize(m, dir, o, err, errlen)) goto fail;
+    if (m->ple_embed.data)
+        st_lookup_only(m->ple_embed.data, (size_t)m->ple_embed.rows * k_row_bytes(m->ple_embed.type, m->ple_embed.cols));
+    if (m->head.data != m->embed.data)   /* the head is streamed from elsewhere: the table is only looked up */
+        st_lookup_only(m->embed.data, (size_t)V * k_row_bytes(m->embed.type, H));
     *out = m;
     return 0;
 fail:

@@ -176,6 +176,9 @@ static int map_cache(const char *path, const qnt_header *want, const qnt_entry *
         if (p != MAP_FAILED) {
             size_t hb = sizeof *want + want->n * sizeof *ent;
             if (!memcmp(p, want, sizeof *want) && !memcmp((char *)p + sizeof *want, ent, hb - sizeof *want)) {
+#ifdef MADV_HUGEPAGE
+                madvise(p, (size_t)st.st_size, MADV_HUGEPAGE);   /* streamed per token: see st.c */
+#endif
                 c->map = p;
                 c->size = (size_t)st.st_size;
                 rc = 0;

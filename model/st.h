@@ -28,6 +28,10 @@ int st_open_dir(st_archive **out, const char *dir, char *err, size_t errlen);
 int st_open_file(st_archive **out, const char *path, char *err, size_t errlen);
 void st_free(st_archive *a);
 
+/* Hints that a tensor is only read a row at a time (an embedding looked up, never streamed): no 2 MB
+ * pages and no read-ahead, so each lookup brings in a few pages rather than megabytes. */
+void st_lookup_only(const void *data, size_t nbytes);
+
 const st_tensor *st_find(const st_archive *a, const char *name);   /* NULL if absent */
 size_t st_count(const st_archive *a);
 const st_tensor *st_at(const st_archive *a, size_t i);

@@ -252,7 +252,7 @@ static k_pool *pool_simd, *pool_ref;
 static void test_matvec(void) {
     static const int64_t fshapes[][2] = { { 1, 1 }, { 1, 33 }, { 7, 31 }, { 33, 100 }, { 65, 257 }, { 130, 1000 }, { 3, 4096 },
                                           { 5, 16400 } };
-    static const int64_t qshapes[][2] = { { 1, 32 }, { 7, 96 }, { 33, 320 }, { 130, 1024 }, { 5, 4096 } };
+    static const int64_t qshapes[][2] = { { 1, 32 }, { 7, 96 }, { 33, 320 }, { 130, 1024 }, { 5, 4096 }, { 32, 33024 } };
     for (int t = 0; t < K_NTYPES; t++) {
         int q = t == K_Q8 || t == K_Q4;
         size_t ns = q ? sizeof qshapes / sizeof *qshapes : sizeof fshapes / sizeof *fshapes;
