@@ -14,15 +14,28 @@
 /* ---- weight formats ---------------------------------------------------------------------- */
 typedef enum { K_F32 = 0, K_BF16, K_F16, K_Q8, K_Q4, K_NTYPES } k_type;
 
-/* Quantized blocks of 32 weights along a row (cols must be a multiple of 32), blocks stored back to
- * back with no padding (34 and 20 bytes).
+/* Quantized blocks of 32 weights along a row (cols must be a multiple of 32), 34 bytes (q8) or 20
+ * bytes (q4) per block, no padding.
  * q8: w = d * q, q in [-127,127], d = max|w| / 127.
  * q4: w = d * q + m, q in [0,15], m = min w, d = (max w - min w) / 15.  Byte j of q holds element j
  *     in its low nibble and element j + 16 in its high nibble, so one 16-byte load gives elements
- *     0..15 (low nibbles) and 16..31 (high nibbles). */
+ *     0..15 (low nibbles) and 16..31 (high nibbles).
+ * A row stores its blocks in groups of K_QGROUP (the last group may be shorter, g blocks): the g f16
+ * scales d, for q4 the g f16 mins m, then the g blocks' quants.  One load then gives 8 blocks'
+ * scales, and two consecutive blocks' quants are adjacent. */
 #define K_QBLOCK 32
-typedef struct { uint16_t d; int8_t q[K_QBLOCK]; } k_block_q8;               /* d is f16 */
-typedef struct { uint16_t d, m; uint8_t q[K_QBLOCK / 2]; } k_block_q4;       /* d, m are f16 */
+#define K_QGROUP 8
+
+static inline uint16_t k_ld16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }   /* f16 as stored */
+
+/* Where block i of a quantized row of nb blocks lives (m is NULL for q8). */
+typedef struct { const uint8_t *d, *m, *q; } k_qref;
+static inline k_qref k_qblock(k_type t, const void *row, int64_t nb, int64_t i) {
+    int64_t g = i / K_QGROUP, j = i % K_QGROUP, gs = nb - g * K_QGROUP < K_QGROUP ? nb - g * K_QGROUP : K_QGROUP;
+    const uint8_t *base = (const uint8_t *)row + g * K_QGROUP * (t == K_Q8 ? 34 : 20);
+    if (t == K_Q8) return (k_qref){ base + 2 * j, NULL, base + 2 * gs + 32 * j };
+    return (k_qref){ base + 2 * j, base + 2 * gs + 2 * j, base + 4 * gs + 16 * j };
+}
 
 /* A row-major matrix [rows, cols] of one type; for quantized types each row is cols/32 blocks. */
 typedef struct {
@@ -41,8 +54,10 @@ float k_f16_to_f32(uint16_t h);
 uint16_t k_f32_to_f16(float f);
 /* Row r of W (any type) widened to f32 into out[cols]. */
 void k_row_to_f32(const k_mat *W, int64_t r, float *out);
-/* Quantize n f32 values (n multiple of 32) into blocks of type K_Q8 or K_Q4. */
+/* Quantize a row of n f32 values (n multiple of 32) into type K_Q8 or K_Q4. */
 void k_quantize_row(k_type t, const float *x, int64_t n, void *out);
+/* Block i of a quantized row of nb blocks widened to f32 into out[32]. */
+void k_qblock_to_f32(k_type t, const void *row, int64_t nb, int64_t i, float *out);
 
 /* ---- thread pool ------------------------------------------------------------------------- */
 typedef struct k_pool k_pool;
@@ -106,6 +121,7 @@ void k_rows_x8n_ref(const k_mat *W, const k_x8 *x, int64_t n, int64_t r0, int64_
 void k_rows_x8n_avx2(const k_mat *W, const k_x8 *x, int64_t n, int64_t r0, int64_t r1, float *Y, int64_t ldy);
 
 void k_quantize_row_ref(k_type t, const float *x, int64_t n, void *out);
+void k_quantize_block_ref(k_type t, const float *x, uint8_t *d, uint8_t *m, uint8_t *q);   /* one block of 32 */
 void k_quantize_row_avx2(k_type t, const float *x, int64_t n, void *out);
 void k_row_to_f32_ref(const k_mat *W, int64_t r, float *out);
 void k_row_to_f32_avx2(const k_mat *W, int64_t r, float *out);

@@ -48,7 +48,7 @@ static inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
 
 /* Signed x signed through vpmaddubsw (unsigned x signed): |x| times w carrying x's sign, so that
  * |x| is computed once per activation block and shared by every row.  Sums of 4 products. */
-static inline __m256i dot32_q8(const int8_t *wq, __m256i ax, __m256i xq) {
+static inline __m256i dot32_q8(const uint8_t *wq, __m256i ax, __m256i xq) {
     __m256i w = _mm256_loadu_si256((const __m256i *)wq);
     return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w, xq)), _mm256_set1_epi16(1));
 }
@@ -64,27 +64,7 @@ static inline __m256i dot32_q4(__m256i w, __m256i xq) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w, xq), _mm256_set1_epi16(1));
 }
 
-/* The f16 scales of 8 consecutive blocks as f32: converted 8 at a time rather than one per block,
- * which was a third of the work per block. */
-static inline __m256 q8_d8(const k_block_q8 *w) {
-    return _mm256_cvtph_ps(_mm_setr_epi16((short)w[0].d, (short)w[1].d, (short)w[2].d, (short)w[3].d,
-                                          (short)w[4].d, (short)w[5].d, (short)w[6].d, (short)w[7].d));
-}
-
-static inline int dm_word(const k_block_q4 *b) {
-    int v;
-    memcpy(&v, &b->d, 4);          /* d in the low half, m in the high half */
-    return v;
-}
-
-static inline void q4_dm8(const k_block_q4 *w, __m256 *d, __m256 *m) {
-    __m256i dm = _mm256_setr_epi32(dm_word(w), dm_word(w + 1), dm_word(w + 2), dm_word(w + 3), dm_word(w + 4),
-                                   dm_word(w + 5), dm_word(w + 6), dm_word(w + 7));
-    const __m256i split = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
-                                           0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
-    dm = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(dm, split), 0xd8);   /* [d0..d7 | m0..m7] */
-    *d = _mm256_cvtph_ps(_mm256_castsi256_si128(dm));
-    *m = _mm256_cvtph_ps(_mm256_extracti128_si256(dm, 1));
-}
+/* 8 f16 values (a full group's scales or q4 mins) as f32. */
+static inline __m256 ld_h8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
 #endif

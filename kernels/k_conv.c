@@ -17,8 +17,8 @@ size_t k_row_bytes(k_type t, int64_t cols) {
     switch (t) {
     case K_F32: return (size_t)cols * 4;
     case K_BF16: case K_F16: return (size_t)cols * 2;
-    case K_Q8: return (size_t)(cols / K_QBLOCK) * sizeof(k_block_q8);
-    case K_Q4: return (size_t)(cols / K_QBLOCK) * sizeof(k_block_q4);
+    case K_Q8: return (size_t)(cols / K_QBLOCK) * 34;
+    case K_Q4: return (size_t)(cols / K_QBLOCK) * 20;
     default: return 0;
     }
 }
@@ -79,26 +79,9 @@ void k_row_to_f32_ref(const k_mat *W, int64_t r, float *out) {
         for (int64_t i = 0; i < n; i++) out[i] = k_f16_to_f32(h[i]);
         break;
     }
-    case K_Q8: {
-        const k_block_q8 *b = (const k_block_q8 *)row;
-        for (int64_t i = 0; i < n / K_QBLOCK; i++) {
-            float d = k_f16_to_f32(b[i].d);
-            for (int j = 0; j < K_QBLOCK; j++) out[i * K_QBLOCK + j] = d * (float)b[i].q[j];
-        }
+    case K_Q8: case K_Q4:
+        for (int64_t i = 0; i < n / K_QBLOCK; i++) k_qblock_to_f32(W->type, row, n / K_QBLOCK, i, out + i * K_QBLOCK);
         break;
-    }
-    case K_Q4: {
-        const k_block_q4 *b = (const k_block_q4 *)row;
-        for (int64_t i = 0; i < n / K_QBLOCK; i++) {
-            float d = k_f16_to_f32(b[i].d), m = k_f16_to_f32(b[i].m);
-            float *o = out + i * K_QBLOCK;
-            for (int j = 0; j < K_QBLOCK / 2; j++) {
-                o[j] = d * (float)(b[i].q[j] & 15) + m;
-                o[j + K_QBLOCK / 2] = d * (float)(b[i].q[j] >> 4) + m;
-            }
-        }
-        break;
-    }
     default: memset(out, 0, (size_t)n * sizeof *out); break;
     }
 }
@@ -115,36 +98,51 @@ void k_row_to_f32(const k_mat *W, int64_t r, float *out) {
     else k_row_to_f32_ref(W, r, out);
 }
 
-static void quantize_q8(const float *x, k_block_q8 *b) {
-    float amax = 0;
-    for (int j = 0; j < K_QBLOCK; j++) amax = fmaxf(amax, fabsf(x[j]));
-    b->d = k_f32_to_f16(amax / 127.0f);
-    float d = k_f16_to_f32(b->d), id = d > 0 ? 1.0f / d : 0;
-    for (int j = 0; j < K_QBLOCK; j++) {
-        b->q[j] = (int8_t)round_clamp(x[j] * id, -127, 127);
+void k_qblock_to_f32(k_type t, const void *row, int64_t nb, int64_t i, float *out) {
+    k_qref b = k_qblock(t, row, nb, i);
+    float d = k_f16_to_f32(k_ld16(b.d));
+    if (t == K_Q8) {
+        for (int j = 0; j < K_QBLOCK; j++) out[j] = d * (float)(int8_t)b.q[j];
+        return;
+    }
+    float m = k_f16_to_f32(k_ld16(b.m));
+    for (int j = 0; j < K_QBLOCK / 2; j++) {
+        out[j] = d * (float)(b.q[j] & 15) + m;
+        out[j + K_QBLOCK / 2] = d * (float)(b.q[j] >> 4) + m;
     }
 }
 
-static void quantize_q4(const float *x, k_block_q4 *b) {
+static void st16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+
+void k_quantize_block_ref(k_type t, const float *x, uint8_t *dp, uint8_t *mp, uint8_t *qp) {
+    if (t == K_Q8) {
+        float amax = 0;
+        for (int j = 0; j < K_QBLOCK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        uint16_t dh = k_f32_to_f16(amax / 127.0f);
+        st16(dp, dh);
+        float d = k_f16_to_f32(dh), id = d > 0 ? 1.0f / d : 0;
+        for (int j = 0; j < K_QBLOCK; j++) qp[j] = (uint8_t)(int8_t)round_clamp(x[j] * id, -127, 127);
+        return;
+    }
     float lo = x[0], hi = x[0];
     for (int j = 1; j < K_QBLOCK; j++) { lo = fminf(lo, x[j]); hi = fmaxf(hi, x[j]); }
     lo += 0.0f;                        /* -0 -> +0, so that the stored bits do not depend on order */
     hi += 0.0f;
-    b->m = k_f32_to_f16(lo);
-    b->d = k_f32_to_f16((hi - lo) / 15.0f);
+    uint16_t mh = k_f32_to_f16(lo), dh = k_f32_to_f16((hi - lo) / 15.0f);
+    st16(mp, mh);
+    st16(dp, dh);
     /* Quantize against the stored (rounded) d and m so the rounding is not paid twice. */
-    float d = k_f16_to_f32(b->d), m = k_f16_to_f32(b->m), id = d > 0 ? 1.0f / d : 0;
+    float d = k_f16_to_f32(dh), m = k_f16_to_f32(mh), id = d > 0 ? 1.0f / d : 0;
     uint8_t q[K_QBLOCK];
-    for (int j = 0; j < K_QBLOCK; j++) {
-        q[j] = (uint8_t)round_clamp((x[j] - m) * id, 0, 15);
-    }
-    for (int j = 0; j < K_QBLOCK / 2; j++) b->q[j] = (uint8_t)(q[j] | q[j + K_QBLOCK / 2] << 4);
+    for (int j = 0; j < K_QBLOCK; j++) q[j] = (uint8_t)round_clamp((x[j] - m) * id, 0, 15);
+    for (int j = 0; j < K_QBLOCK / 2; j++) qp[j] = (uint8_t)(q[j] | q[j + K_QBLOCK / 2] << 4);
 }
 
 void k_quantize_row_ref(k_type t, const float *x, int64_t n, void *out) {
+    if (t != K_Q8 && t != K_Q4) return;
     for (int64_t i = 0; i < n / K_QBLOCK; i++) {
-        if (t == K_Q8) quantize_q8(x + i * K_QBLOCK, (k_block_q8 *)out + i);
-        else if (t == K_Q4) quantize_q4(x + i * K_QBLOCK, (k_block_q4 *)out + i);
+        k_qref b = k_qblock(t, out, n / K_QBLOCK, i);
+        k_quantize_block_ref(t, x + i * K_QBLOCK, (uint8_t *)b.d, (uint8_t *)b.m, (uint8_t *)b.q);
     }
 }
 

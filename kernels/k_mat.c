@@ -34,8 +34,13 @@ static void matvec_dequant(const k_mat *W, const float *x, float *y) {
         float s = 0;
         for (int64_t i = 0; i < W->cols; i += K_QBLOCK) {
             int64_t c = W->cols - i < K_QBLOCK ? W->cols - i : K_QBLOCK;
-            k_mat blk = { W->type, 1, c, (const char *)W->data + (size_t)r * rb + k_row_bytes(W->type, i) };
-            k_row_to_f32(&blk, 0, w);
+            const char *row = (const char *)W->data + (size_t)r * rb;
+            if (is_quant(W->type)) {
+                k_qblock_to_f32(W->type, row, W->cols / K_QBLOCK, i / K_QBLOCK, w);
+            } else {
+                k_mat part = { W->type, 1, c, row + k_row_bytes(W->type, i) };
+                k_row_to_f32(&part, 0, w);
+            }
             for (int64_t k = 0; k < c; k++) s += w[k] * x[i + k];
         }
         y[r] = s;

@@ -68,12 +68,15 @@ static inline __attribute__((always_inline)) void tile_run(const tile *tl, int64
             UNROLL for (int k = 0; k < R; k++) UNROLL for (int t = 0; t < T; t++)
                 acc[k][t] = _mm256_add_ps(acc[k][t], _mm256_setr_ps(mt[k][t], 0, 0, 0, 0, 0, 0, 0));
         }
+        /* this group's quants: after its m scales (and m mins), 32 or 16 bytes per block */
+        size_t qoff = (size_t)i * (q4 ? 20 : 34) + (size_t)m * (q4 ? 4 : 2);
         for (int j = 0; j < m; j++) {
             int64_t b = i + j;
             __m256i wv[4];
-            UNROLL for (int k = 0; k < R; k++)
-                wv[k] = q4 ? unpack_q4(((const k_block_q4 *)tl->w[k])[b].q)
-                           : _mm256_loadu_si256((const __m256i *)((const k_block_q8 *)tl->w[k])[b].q);
+            UNROLL for (int k = 0; k < R; k++) {
+                const uint8_t *wq = (const uint8_t *)tl->w[k] + qoff + (size_t)j * (q4 ? 16 : 32);
+                wv[k] = q4 ? unpack_q4(wq) : _mm256_loadu_si256((const __m256i *)wq);
+            }
             UNROLL for (int t = 0; t < T; t++) {
                 __m256i xq = _mm256_loadu_si256((const __m256i *)(tl->xq[t] + b * K_QBLOCK));
                 __m256i ax = q4 ? xq : _mm256_sign_epi8(xq, xq);
@@ -100,26 +103,20 @@ static void tile_q4_4x1(const tile *t, int64_t nb) { tile_run(t, nb, 1, 4, 1); }
 static void tile_q4_1x2(const tile *t, int64_t nb) { tile_run(t, nb, 1, 1, 2); }
 static void tile_q4_1x1(const tile *t, int64_t nb) { tile_run(t, nb, 1, 1, 1); }
 
-/* Row r's block scales (and q4 mins) as f32, 8 blocks per conversion. */
+/* Row r's block scales (and q4 mins) as f32, a full group per conversion. */
 static void row_scales(const k_mat *W, int64_t r, float *d, float *m) {
     int64_t nb = W->cols / K_QBLOCK, i = 0;
-    const char *row = (const char *)W->data + (size_t)r * k_row_bytes(W->type, W->cols);
-    if (W->type == K_Q8) {
-        const k_block_q8 *w = (const k_block_q8 *)row;
-        for (; i + 8 <= nb; i += 8) _mm256_storeu_ps(d + i, q8_d8(w + i));
-        for (; i < nb; i++) d[i] = _cvtsh_ss(w[i].d);
-        return;
-    }
-    const k_block_q4 *w = (const k_block_q4 *)row;
+    const uint8_t *row = (const uint8_t *)W->data + (size_t)r * k_row_bytes(W->type, W->cols);
+    int q4 = W->type == K_Q4;
     for (; i + 8 <= nb; i += 8) {
-        __m256 dv, mv;
-        q4_dm8(w + i, &dv, &mv);
-        _mm256_storeu_ps(d + i, dv);
-        _mm256_storeu_ps(m + i, mv);
+        const uint8_t *g = row + (size_t)i * (q4 ? 20 : 34);
+        _mm256_storeu_ps(d + i, ld_h8(g));
+        if (q4) _mm256_storeu_ps(m + i, ld_h8(g + 16));
     }
     for (; i < nb; i++) {
-        d[i] = _cvtsh_ss(w[i].d);
-        m[i] = _cvtsh_ss(w[i].m);
+        k_qref b = k_qblock(W->type, row, nb, i);
+        d[i] = _cvtsh_ss(k_ld16(b.d));
+        if (q4) m[i] = _cvtsh_ss(k_ld16(b.m));
     }
 }
 

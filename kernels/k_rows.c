@@ -1,25 +1,19 @@
 /* Scalar row kernels: the reference every SIMD row kernel is tested against. */
 #include "kernels/k.h"
 
-static float dot_x8_q8(const k_block_q8 *w, const k_x8 *x, int64_t nb) {
+static float dot_x8(k_type t, const void *row, const k_x8 *x, int64_t nb) {
     float sum = 0;
     for (int64_t i = 0; i < nb; i++) {
         const int8_t *xq = x->q + i * K_QBLOCK;
+        k_qref b = k_qblock(t, row, nb, i);
         int32_t s = 0;
-        for (int j = 0; j < K_QBLOCK; j++) s += (int32_t)w[i].q[j] * xq[j];
-        sum += k_f16_to_f32(w[i].d) * x->d[i] * (float)s;
-    }
-    return sum;
-}
-
-static float dot_x8_q4(const k_block_q4 *w, const k_x8 *x, int64_t nb) {
-    float sum = 0;
-    for (int64_t i = 0; i < nb; i++) {
-        const int8_t *xq = x->q + i * K_QBLOCK;
-        int32_t s = 0;
-        for (int j = 0; j < K_QBLOCK / 2; j++)
-            s += (int32_t)(w[i].q[j] & 15) * xq[j] + (int32_t)(w[i].q[j] >> 4) * xq[j + 16];
-        sum += k_f16_to_f32(w[i].d) * x->d[i] * (float)s + k_f16_to_f32(w[i].m) * x->ds[i];
+        if (t == K_Q8) {
+            for (int j = 0; j < K_QBLOCK; j++) s += (int32_t)(int8_t)b.q[j] * xq[j];
+            sum += k_f16_to_f32(k_ld16(b.d)) * x->d[i] * (float)s;
+            continue;
+        }
+        for (int j = 0; j < K_QBLOCK / 2; j++) s += (int32_t)(b.q[j] & 15) * xq[j] + (int32_t)(b.q[j] >> 4) * xq[j + 16];
+        sum += k_f16_to_f32(k_ld16(b.d)) * x->d[i] * (float)s + k_f16_to_f32(k_ld16(b.m)) * x->ds[i];
     }
     return sum;
 }
@@ -47,8 +41,7 @@ void k_rows_ref(const k_mat *W, const void *x, int64_t r0, int64_t r1, float *y)
             for (int64_t i = 0; i < n; i++) s += k_f16_to_f32(w[i]) * xf[i];
             break;
         }
-        case K_Q8: s = dot_x8_q8(row, x, n / K_QBLOCK); break;
-        case K_Q4: s = dot_x8_q4(row, x, n / K_QBLOCK); break;
+        case K_Q8: case K_Q4: s = dot_x8(W->type, row, x, n / K_QBLOCK); break;
         default: break;
         }
         y[r - r0] = s;

@@ -144,69 +144,80 @@ static void rows_bf16(const uint16_t *W, int64_t n, const float *x, int64_t r0, 
 #define CVT(v) _mm256_cvtepi32_ps(v)
 
 /* The quantized kernels take 4 rows at a time too: besides sharing x, the 4 independent
- * accumulation chains hide the latency of the per-block convert-and-scale. */
-static void rows_q8(const k_block_q8 *W, int64_t nb, const k_x8 *x, int64_t r0, int64_t r1, float *y) {
+ * accumulation chains hide the latency of the per-block convert-and-scale.  Full groups of 8 blocks
+ * (k.h) take the fast path; the blocks of a shorter last group go one at a time. */
+static void rows_q8(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int64_t r1, float *y) {
     _Alignas(32) float sc[4][8];
     int64_t r = r0, nb8 = nb / 8 * 8;
+    size_t rb = (size_t)nb * 34;
     for (; r + 4 <= r1; r += 4) {
-        const k_block_q8 *w0 = W + r * nb, *w1 = w0 + nb, *w2 = w1 + nb, *w3 = w2 + nb;
+        const uint8_t *w0 = W + r * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t i = 0; i < nb8; i += 8) {
-            PF4(w0 + i, w1 + i, w2 + i, w3 + i, 272);
+            const uint8_t *g0 = w0 + i * 34, *g1 = w1 + i * 34, *g2 = w2 + i * 34, *g3 = w3 + i * 34;
+            PF4(g0, g1, g2, g3, 272);
             __m256 xd = _mm256_loadu_ps(x->d + i);
-            __m256 s0 = _mm256_mul_ps(q8_d8(w0 + i), xd), s1 = _mm256_mul_ps(q8_d8(w1 + i), xd);
-            __m256 s2 = _mm256_mul_ps(q8_d8(w2 + i), xd), s3 = _mm256_mul_ps(q8_d8(w3 + i), xd);
-            _mm256_store_ps(sc[0], s0);
-            _mm256_store_ps(sc[1], s1);
-            _mm256_store_ps(sc[2], s2);
-            _mm256_store_ps(sc[3], s3);
+            _mm256_store_ps(sc[0], _mm256_mul_ps(ld_h8(g0), xd));
+            _mm256_store_ps(sc[1], _mm256_mul_ps(ld_h8(g1), xd));
+            _mm256_store_ps(sc[2], _mm256_mul_ps(ld_h8(g2), xd));
+            _mm256_store_ps(sc[3], _mm256_mul_ps(ld_h8(g3), xd));
             for (int j = 0; j < 8; j++) {
                 __m256i xq = XQ(i + j), ax = _mm256_sign_epi8(xq, xq);
-                a0 = _mm256_fmadd_ps(CVT(dot32_q8(w0[i + j].q, ax, xq)), _mm256_broadcast_ss(&sc[0][j]), a0);
-                a1 = _mm256_fmadd_ps(CVT(dot32_q8(w1[i + j].q, ax, xq)), _mm256_broadcast_ss(&sc[1][j]), a1);
-                a2 = _mm256_fmadd_ps(CVT(dot32_q8(w2[i + j].q, ax, xq)), _mm256_broadcast_ss(&sc[2][j]), a2);
-                a3 = _mm256_fmadd_ps(CVT(dot32_q8(w3[i + j].q, ax, xq)), _mm256_broadcast_ss(&sc[3][j]), a3);
+                a0 = _mm256_fmadd_ps(CVT(dot32_q8(g0 + 16 + 32 * j, ax, xq)), _mm256_broadcast_ss(&sc[0][j]), a0);
+                a1 = _mm256_fmadd_ps(CVT(dot32_q8(g1 + 16 + 32 * j, ax, xq)), _mm256_broadcast_ss(&sc[1][j]), a1);
+                a2 = _mm256_fmadd_ps(CVT(dot32_q8(g2 + 16 + 32 * j, ax, xq)), _mm256_broadcast_ss(&sc[2][j]), a2);
+                a3 = _mm256_fmadd_ps(CVT(dot32_q8(g3 + 16 + 32 * j, ax, xq)), _mm256_broadcast_ss(&sc[3][j]), a3);
             }
         }
         for (int64_t i = nb8; i < nb; i++) {
-            for (int k = 0; k < 4; k++) sc[k][0] = _cvtsh_ss(w0[k * nb + i].d) * x->d[i];
             __m256i xq = XQ(i), ax = _mm256_sign_epi8(xq, xq);
-            a0 = _mm256_fmadd_ps(CVT(dot32_q8(w0[i].q, ax, xq)), _mm256_broadcast_ss(&sc[0][0]), a0);
-            a1 = _mm256_fmadd_ps(CVT(dot32_q8(w1[i].q, ax, xq)), _mm256_broadcast_ss(&sc[1][0]), a1);
-            a2 = _mm256_fmadd_ps(CVT(dot32_q8(w2[i].q, ax, xq)), _mm256_broadcast_ss(&sc[2][0]), a2);
-            a3 = _mm256_fmadd_ps(CVT(dot32_q8(w3[i].q, ax, xq)), _mm256_broadcast_ss(&sc[3][0]), a3);
+            const uint8_t *w[4] = { w0, w1, w2, w3 };
+            __m256 acc[4] = { a0, a1, a2, a3 };
+            for (int k = 0; k < 4; k++) {
+                k_qref b = k_qblock(K_Q8, w[k], nb, i);
+                acc[k] = _mm256_fmadd_ps(CVT(dot32_q8(b.q, ax, xq)), _mm256_set1_ps(_cvtsh_ss(k_ld16(b.d)) * x->d[i]), acc[k]);
+            }
+            a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
         }
         _mm_storeu_ps(y + (r - r0), hsum4(a0, a1, a2, a3));
     }
     for (; r < r1; r++) {
-        const k_block_q8 *w = W + r * nb;
+        const uint8_t *w = W + r * rb;
         __m256 a = _mm256_setzero_ps();
         for (int64_t i = 0; i < nb; i++) {
             __m256i xq = XQ(i);
-            a = _mm256_fmadd_ps(CVT(dot32_q8(w[i].q, _mm256_sign_epi8(xq, xq), xq)),
-                                _mm256_set1_ps(_cvtsh_ss(w[i].d) * x->d[i]), a);
+            k_qref b = k_qblock(K_Q8, w, nb, i);
+            a = _mm256_fmadd_ps(CVT(dot32_q8(b.q, _mm256_sign_epi8(xq, xq), xq)),
+                                _mm256_set1_ps(_cvtsh_ss(k_ld16(b.d)) * x->d[i]), a);
         }
         y[r - r0] = hsum(a);
     }
 }
 
-/* q4 blocks in pairs: the 16 bytes of two blocks fill one register, whose low nibbles are elements
- * 0..15 of both blocks and whose high nibbles are elements 16..31.  x is rearranged to match once per
- * call (per pair: [A 0..15 | B 0..15], [A 16..31 | B 16..31]), so a pair costs one mask, one shift
- * and two multiply-adds, and one convert and one FMA. */
-static inline __m256i pair_q4(const k_block_q4 *w, __m256i xlo, __m256i xhi) {
+/* q4 blocks in pairs: the quants of two adjacent blocks fill one register, whose low nibbles are
+ * elements 0..15 of both blocks and whose high nibbles are elements 16..31.  x is rearranged to
+ * match once per call (per pair: [A 0..15 | B 0..15], [A 16..31 | B 16..31]), so a pair costs one
+ * mask, one shift and two multiply-adds, and one convert and one FMA. */
+static inline __m256i pair_q4(const uint8_t *q, __m256i xlo, __m256i xhi) {
     const __m256i m4 = _mm256_set1_epi8(15);
-    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)w[0].q)),
-                                        _mm_loadu_si128((const __m128i *)w[1].q), 1);
+    __m256i v = _mm256_loadu_si256((const __m256i *)q);
     __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
     /* each 16-bit sum is at most 2 * 2 * 15 * 127 = 7620: no saturation */
     __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
     return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 }
 
+/* One q4 block of any group: y += its dot with x block i, m += its min term. */
+static inline __m256 block_q4(const uint8_t *row, int64_t nb, int64_t i, const k_x8 *x, __m256 acc, float *m) {
+    k_qref b = k_qblock(K_Q4, row, nb, i);
+    *m += _cvtsh_ss(k_ld16(b.m)) * x->ds[i];
+    return _mm256_fmadd_ps(CVT(dot32_q4(unpack_q4(b.q), XQ(i))), _mm256_set1_ps(_cvtsh_ss(k_ld16(b.d)) * x->d[i]), acc);
+}
+
 #define Q4_STACK 32768
-static void rows_q4(const k_block_q4 *W, int64_t nb, const k_x8 *x, int64_t r0, int64_t r1, float *y) {
+static void rows_q4(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int64_t r1, float *y) {
     int64_t r = r0, nb8 = nb / 8 * 8;
+    size_t rb = (size_t)nb * 20;
     _Alignas(32) int8_t stack[Q4_STACK];
     int8_t *xp = nb8 * K_QBLOCK <= Q4_STACK ? stack : malloc((size_t)(nb8 * K_QBLOCK));
     if (!xp) {
@@ -220,51 +231,43 @@ static void rows_q4(const k_block_q4 *W, int64_t nb, const k_x8 *x, int64_t r0, 
         _mm256_storeu_si256((__m256i *)(xp + i * K_QBLOCK + 32), _mm256_permute2x128_si256(a, b, 0x31));
     }
     for (; r + 4 <= r1; r += 4) {
-        const k_block_q4 *w0 = W + r * nb, *w1 = w0 + nb, *w2 = w1 + nb, *w3 = w2 + nb;
+        const uint8_t *w0 = W + r * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         float mt[4] = { 0, 0, 0, 0 };
         for (int64_t i = 0; i < nb8; i += 8) {
-            PF4(w0 + i, w1 + i, w2 + i, w3 + i, 160);
-            __m256 xd = _mm256_loadu_ps(x->d + i), xds = _mm256_loadu_ps(x->ds + i), d, m, s0, s1, s2, s3;
-#define SCALES(w, s, a) (q4_dm8(w + i, &d, &m), s = _mm256_mul_ps(d, xd), a = _mm256_fmadd_ps(m, xds, a))
-            SCALES(w0, s0, a0);
-            SCALES(w1, s1, a1);
-            SCALES(w2, s2, a2);
-            SCALES(w3, s3, a3);
-#undef SCALES
+            const uint8_t *g0 = w0 + i * 20, *g1 = w1 + i * 20, *g2 = w2 + i * 20, *g3 = w3 + i * 20;
+            PF4(g0, g1, g2, g3, 160);
+            __m256 xd = _mm256_loadu_ps(x->d + i), xds = _mm256_loadu_ps(x->ds + i);
+            __m256 s0 = _mm256_mul_ps(ld_h8(g0), xd), s1 = _mm256_mul_ps(ld_h8(g1), xd);
+            __m256 s2 = _mm256_mul_ps(ld_h8(g2), xd), s3 = _mm256_mul_ps(ld_h8(g3), xd);
+            a0 = _mm256_fmadd_ps(ld_h8(g0 + 16), xds, a0);
+            a1 = _mm256_fmadd_ps(ld_h8(g1 + 16), xds, a1);
+            a2 = _mm256_fmadd_ps(ld_h8(g2 + 16), xds, a2);
+            a3 = _mm256_fmadd_ps(ld_h8(g3 + 16), xds, a3);
             for (int j = 0; j < 8; j += 2) {
                 __m256i xlo = _mm256_loadu_si256((const __m256i *)(xp + (i + j) * K_QBLOCK));
                 __m256i xhi = _mm256_loadu_si256((const __m256i *)(xp + (i + j) * K_QBLOCK + 32));
                 __m256i idx = _mm256_setr_epi32(j, j, j, j, j + 1, j + 1, j + 1, j + 1);
-#define PAIR4(w, s, a) a = _mm256_fmadd_ps(CVT(pair_q4(w + i + j, xlo, xhi)), _mm256_permutevar8x32_ps(s, idx), a)
-                PAIR4(w0, s0, a0);
-                PAIR4(w1, s1, a1);
-                PAIR4(w2, s2, a2);
-                PAIR4(w3, s3, a3);
+#define PAIR4(g, s, a) a = _mm256_fmadd_ps(CVT(pair_q4(g + 32 + 16 * j, xlo, xhi)), _mm256_permutevar8x32_ps(s, idx), a)
+                PAIR4(g0, s0, a0);
+                PAIR4(g1, s1, a1);
+                PAIR4(g2, s2, a2);
+                PAIR4(g3, s3, a3);
 #undef PAIR4
             }
         }
         for (int64_t i = nb8; i < nb; i++) {
-            const k_block_q4 *w[4] = { w0 + i, w1 + i, w2 + i, w3 + i };
-            __m256i xq = XQ(i);
-            __m256 acc[4] = { a0, a1, a2, a3 };
-            for (int k = 0; k < 4; k++) {
-                acc[k] = _mm256_fmadd_ps(CVT(dot32_q4(unpack_q4(w[k]->q), xq)), _mm256_set1_ps(_cvtsh_ss(w[k]->d) * x->d[i]),
-                                         acc[k]);
-                mt[k] += _cvtsh_ss(w[k]->m) * x->ds[i];
-            }
-            a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+            a0 = block_q4(w0, nb, i, x, a0, &mt[0]);
+            a1 = block_q4(w1, nb, i, x, a1, &mt[1]);
+            a2 = block_q4(w2, nb, i, x, a2, &mt[2]);
+            a3 = block_q4(w3, nb, i, x, a3, &mt[3]);
         }
         _mm_storeu_ps(y + (r - r0), _mm_add_ps(hsum4(a0, a1, a2, a3), _mm_loadu_ps(mt)));
     }
     for (; r < r1; r++) {
-        const k_block_q4 *w = W + r * nb;
         __m256 a = _mm256_setzero_ps();
         float m = 0;
-        for (int64_t i = 0; i < nb; i++) {
-            a = _mm256_fmadd_ps(CVT(dot32_q4(unpack_q4(w[i].q), XQ(i))), _mm256_set1_ps(_cvtsh_ss(w[i].d) * x->d[i]), a);
-            m += _cvtsh_ss(w[i].m) * x->ds[i];
-        }
+        for (int64_t i = 0; i < nb; i++) a = block_q4(W + r * rb, nb, i, x, a, &m);
         y[r - r0] = hsum(a) + m;
     }
     if (xp != stack) free(xp);

@@ -162,8 +162,7 @@ static void test_row_to_f32(void) {
 
     /* Quantized rows: error within half a step; an all-zero block decodes to zeros. */
     float z[64] = { 0 };
-    k_block_q8 q8[2];
-    k_block_q4 q4[2];
+    uint8_t q8[2 * 34], q4[2 * 20];
     k_quantize_row(K_Q8, z, 64, q8);
     k_quantize_row(K_Q4, z, 64, q4);
     k_mat m8 = { K_Q8, 1, 64, q8 }, m4 = { K_Q4, 1, 64, q4 };
