@@ -35,7 +35,7 @@ static const cmd_info table[C_COUNT] = {
     [C_SETTINGS] = {"settings", "", "show the effective settings and the model's defaults"},
     [C_SYSTEM] = {"system", "[TEXT|off]", "set the system prompt, or remove it (no TEXT: show it)"},
     [C_THINK] = {"think", "on|off", "thinking mode: the model reasons in a hidden channel first"},
-    [C_STATS] = {"stats", "", "tokens and speed per turn: prefill new / cached, reply tok/s"},
+    [C_STATS] = {"stats", "", "last 20 turns: prefill new / cached, reply tok/s"},
     [C_CONTEXT] = {"context", "", "what fills the context window"},
     [C_DUMP] = {"dump", "[FILE]", "the exact tokens in the model's cache: position, id, piece"},
     [C_RETRY] = {"retry", "", "a new reply to the last message (the old one is kept as an alternative)"},
@@ -258,21 +258,25 @@ static int do_think(cmd *k, const char *arg, const cmd_io *io, char *err, size_t
     return CMD_DONE;
 }
 
+#define STATS_TURNS 20   /* /stats lists the last turns only: a long chat would scroll for pages */
+
 static double per_s(double n, double ms) { return ms > 0 ? n * 1e3 / ms : 0; }
 
 static int do_stats(cmd *k, const char *arg, const cmd_io *io, char *err, size_t errlen) {
     (void)err, (void)errlen;
     if (no_arg("stats", arg, io)) return CMD_BAD;
     tr_transcript *t = chat_transcript(k->c);
-    int turn = 0;
+    int turns = 0, turn = 0;
+    for (size_t i = 0; i < tr_count(t); i++) turns += tr_at(t, i)->role == TR_MODEL;
+    if (turns > STATS_TURNS) say(io, "(%d earlier turns not shown)\n", turns - STATS_TURNS);
     for (size_t i = 0; i < tr_count(t); i++) {
         const tr_message *m = tr_at(t, i);
-        if (m->role != TR_MODEL) continue;
+        if (m->role != TR_MODEL || ++turn <= turns - STATS_TURNS) continue;
         char thought[48] = "";
         if (m->thought_tokens) snprintf(thought, sizeof thought, " (%d thinking)", m->thought_tokens);
         say(io, "turn %d: prefill %d new / %d cached, %.0f ms (%.0f tok/s); reply %zu tokens%s, %.2f s "
                 "(%.1f tok/s), %s\n",
-            ++turn, m->prefill_new, m->prefill_cached, m->prefill_ms, per_s(m->prefill_new, m->prefill_ms),
+            turn, m->prefill_new, m->prefill_cached, m->prefill_ms, per_s(m->prefill_new, m->prefill_ms),
             m->n_ids, thought, m->gen_ms / 1e3, per_s((double)m->n_ids, m->gen_ms), m->stop);
     }
     chat_totals tot;
