@@ -199,7 +199,7 @@ static int quantize(gm_model *m, const char *dir, const gm_load_opts *o, char *e
     size_t n = collect_mats(m, mats, names, cap);
     for (size_t i = 0; i < n; i++) flat[i] = *mats[i], np[i] = names[i];
     qnt_cache *qc = NULL;
-    if (qnt_apply(dir, o->cache_dir, qt, np, flat, n, &qc, err, errlen)) goto done;
+    if (qnt_apply(dir, o->cache_dir, qt, np, flat, n, m->pool, &qc, err, errlen)) goto done;
     m->quant = qc;
     for (size_t i = 0; i < n; i++) *mats[i] = flat[i];
     snprintf(m->weights, sizeof m->weights, "%s", o->quant);

@@ -225,20 +225,28 @@ static void build_task(void *arg, int64_t b, int64_t e, int tid) {
             }
             done += (size_t)w;
         }
-        /* Done with these source rows: unmap them, so they leave this process's memory.  The page
-         * cache keeps them whole (MADV_PAGEOUT split its 2 MB folios, slowing every later load). */
-        size_t pg = (size_t)sysconf(_SC_PAGESIZE), sb = k_row_bytes(m->type, m->cols);
-        uintptr_t lo = (uintptr_t)m->data + (size_t)r0 * sb, hi = (uintptr_t)m->data + (size_t)r1 * sb;
-        lo = (lo + pg - 1) / pg * pg;
-        hi = hi / pg * pg;
-        if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
     }
     free(row);
     free(buf);
 }
 
+/* Done with a source matrix: let its pages go, so that the build's memory stays one matrix deep (a
+ * hint; contents are kept).  The range is widened to whole 2 MB pages: paging out part of one would
+ * split it in the page cache, and every later load would read the checkpoint 4 KB at a time. */
+static void release(const k_mat *m) {
+#ifdef MADV_PAGEOUT
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t lo = (uintptr_t)m->data, hi = lo + (uintptr_t)m->rows * k_row_bytes(m->type, m->cols);
+    lo = lo / huge * huge;
+    hi = (hi + huge - 1) / huge * huge;
+    madvise((void *)lo, hi - lo, MADV_PAGEOUT);
+#else
+    (void)m;
+#endif
+}
+
 static int build_cache(const char *path, const qnt_header *hdr, const qnt_entry *ent, const k_mat *mats,
-                       char *err, size_t errlen) {
+                       k_pool *pool, char *err, size_t errlen) {
     char tmp[PATH_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -246,17 +254,16 @@ static int build_cache(const char *path, const qnt_header *hdr, const qnt_entry 
         snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
         return -1;
     }
-    k_pool *pool = NULL;
     int rc = -1;
     if (ftruncate(fd, (off_t)hdr->file_size)) {
         snprintf(err, errlen, "%s: cannot size to %" PRIu64 " bytes: %s", tmp, hdr->file_size, strerror(errno));
         goto done;
     }
-    if (k_pool_create(&pool, 0, err, errlen)) goto done;
     for (size_t i = 0; i < hdr->n; i++) {
         if (!ent[i].offset) continue;
         build_job j = { &mats[i], (k_type)hdr->qtype, fd, ent[i].offset, 0 };
         k_pool_run(pool, build_task, &j, mats[i].rows, 1);
+        release(&mats[i]);
         int f = atomic_load(&j.failed);
         if (f) {
             snprintf(err, errlen, "%s: cannot write: %s", tmp, f < 0 ? "out of memory" : strerror(f));
@@ -296,7 +303,6 @@ static int build_cache(const char *path, const qnt_header *hdr, const qnt_entry 
     }
     rc = 0;
 done:
-    k_pool_free(pool);
     if (fd >= 0) close(fd);
     if (rc) unlink(tmp);
     return rc;
@@ -304,7 +310,7 @@ done:
 
 /* ---- entry points ------------------------------------------------------------------------- */
 int qnt_apply(const char *model_dir, const char *cache_dir, k_type qtype, const char *const *names, k_mat *mats,
-              size_t n, qnt_cache **out, char *err, size_t errlen) {
+              size_t n, k_pool *pool, qnt_cache **out, char *err, size_t errlen) {
     *out = NULL;
     if (qtype != K_Q8 && qtype != K_Q4) {
         snprintf(err, errlen, "model/quant.c: cannot quantize to %s (q8 or q4 only)", k_type_name(qtype));
@@ -326,7 +332,7 @@ int qnt_apply(const char *model_dir, const char *cache_dir, k_type qtype, const 
     hdr.file_size = layout(qtype, mats, n, ent);
     int rc = 0;
     if (map_cache(path, &hdr, ent, c)) {                  /* missing or stale: (re)build it */
-        rc = build_cache(path, &hdr, ent, mats, err, errlen);
+        rc = build_cache(path, &hdr, ent, mats, pool, err, errlen);
         if (!rc && (rc = map_cache(path, &hdr, ent, c)))
             snprintf(err, errlen, "%s: the quantized weights just written do not read back", path);
     }

@@ -249,6 +249,39 @@ static int model_scenario(char *err, size_t errlen) {
     return rc;
 }
 
+/* Loading with --quant q4 into an empty cache directory (one per run): builds the quantized-weights
+ * cache, maps it and runs a turn. */
+static char qdir[700];
+
+static int quant_load(char *err, size_t errlen) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/models/tiny-e", t_data());
+    gm_model *m = NULL;
+    gm_session *s = NULL;
+    gm_load_opts o = {.threads = 1, .quant = "q4", .cache_dir = qdir};
+    float *logits = NULL;
+    int rc = gm_load(&m, dir, &o, err, errlen);
+    if (!rc) rc = gm_session_create(&s, m, 64, 0, err, errlen);
+    if (!rc && !(logits = malloc((size_t)gm_config(m)->vocab * sizeof *logits)))
+        rc = -1, snprintf(err, errlen, "out of memory for the logits");
+    static const int32_t ids[4] = {2, 105, 1000, 7};
+    if (!rc) rc = gm_session_feed(s, ids, 4, logits, 0, err, errlen);
+    free(logits);
+    gm_session_free(s);
+    gm_free(m);
+    return rc;
+}
+
+static int quant_scenario(char *err, size_t errlen) {
+    static int calls;   /* the warm-up and the counted run share a process: each builds its own cache */
+    snprintf(qdir, sizeof qdir, "%s/q%ld-%d", scratch, (long)getpid(), ++calls);
+    return quant_load(err, errlen);
+}
+
+/* Whatever failed, the cache left behind is either absent or whole: a load without failures uses or
+ * rebuilds it and runs. */
+static int quant_verify(char *err, size_t errlen) { return quant_load(err, errlen) ? 1 : 0; }
+
 static int tokenizer_scenario(char *err, size_t errlen) {
     static const char text[] = "Hello world, the\n\n  quick \xc3\xa9 \xe4\xb8\xad<|turn>user\ntest<turn|> \xf0\x9f\x98\x80";
     char path[4096], *back = NULL;
@@ -462,6 +495,7 @@ int main(void) {
         {"tokenizer", tokenizer_scenario, NULL},
         {"transcript", transcript_scenario, transcript_verify},
         {"model", model_scenario, NULL},
+        {"quantization", quant_scenario, quant_verify},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_scenario(&cases[i]);
     char cmd[700];

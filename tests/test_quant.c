@@ -111,7 +111,7 @@ static void test_type(const char *model, const char *cache, k_type qt) {
     k_mat m[NM], m2[NM];
     qnt_cache *c1 = NULL, *c2 = NULL, *c3 = NULL;
     fresh(m);
-    int rc = qnt_apply(model, cache, qt, names, m, NM, &c1, err, sizeof err);
+    int rc = qnt_apply(model, cache, qt, names, m, NM, NULL, &c1, err, sizeof err);
     snprintf(name, sizeof name, "%s: first load builds the cache", tn);
     T_CHECK(rc == 0 && c1, name, "%s", err);
     if (rc) return;
@@ -124,7 +124,7 @@ static void test_type(const char *model, const char *cache, k_type qt) {
     matvecs(m, y1);
 
     fresh(m2);
-    rc = qnt_apply(model, cache, qt, names, m2, NM, &c2, err, sizeof err);
+    rc = qnt_apply(model, cache, qt, names, m2, NM, NULL, &c2, err, sizeof err);
     cache_stat(cache, qt, &s2);
     matvecs(m2, y2);
     snprintf(name, sizeof name, "%s: second load maps the same file (not rebuilt)", tn);
@@ -140,7 +140,7 @@ static void test_type(const char *model, const char *cache, k_type qt) {
     FILE *f = fopen(path, "ab");
     if (f) { fputc('x', f); fclose(f); }
     fresh(m2);
-    rc = qnt_apply(model, cache, qt, names, m2, NM, &c2, err, sizeof err);
+    rc = qnt_apply(model, cache, qt, names, m2, NM, NULL, &c2, err, sizeof err);
     cache_stat(cache, qt, &s3);
     snprintf(name, sizeof name, "%s: a changed model file rebuilds the cache", tn);
     T_CHECK(rc == 0 && s3.st_ino != s2.st_ino && contents_ok(m2, qt), name, "%s", err);
@@ -150,7 +150,7 @@ static void test_type(const char *model, const char *cache, k_type qt) {
     k_mat m3[NM];
     fresh(m3);
     m3[1].rows = 6;
-    rc = qnt_apply(model, cache, qt, names, m3, NM, &c3, err, sizeof err);
+    rc = qnt_apply(model, cache, qt, names, m3, NM, NULL, &c3, err, sizeof err);
     cache_stat(cache, qt, &s2);
     snprintf(name, sizeof name, "%s: a changed tensor shape rebuilds the cache", tn);
     T_CHECK(rc == 0 && s2.st_ino != s3.st_ino && m3[1].rows == 6 && m3[1].type == qt, name, "%s", err);
@@ -166,7 +166,7 @@ static void test_type(const char *model, const char *cache, k_type qt) {
         }
     if (d) closedir(d);
     fresh(m2);
-    rc = qnt_apply(model, cache, qt, names, m2, NM, &c2, err, sizeof err);
+    rc = qnt_apply(model, cache, qt, names, m2, NM, NULL, &c2, err, sizeof err);
     snprintf(name, sizeof name, "%s: a damaged cache file is rebuilt", tn);
     T_CHECK(rc == 0 && contents_ok(m2, qt), name, "%s", err);
     qnt_free(c2);
@@ -202,22 +202,22 @@ int main(void) {
     qnt_cache *c = NULL;
     fresh(m);
     setenv("XDG_CACHE_HOME", xdg, 1);
-    int rc = qnt_apply(model, NULL, K_Q8, names, m, NM, &c, err, sizeof err);
+    int rc = qnt_apply(model, NULL, K_Q8, names, m, NM, NULL, &c, err, sizeof err);
     snprintf(path, sizeof path, "%s/gemmachat", xdg);
     T_CHECK(rc == 0 && count_files(path, "-q8.gcq") == 1, "default cache directory is $XDG_CACHE_HOME/gemmachat",
             "%s", err);
     qnt_free(c);
 
     fresh(m);
-    rc = qnt_apply(model, cache, K_BF16, names, m, NM, &c, err, sizeof err);
+    rc = qnt_apply(model, cache, K_BF16, names, m, NM, NULL, &c, err, sizeof err);
     T_CHECK(rc < 0 && c == NULL && strstr(err, "bf16") && m[0].type == K_BF16, "a non-quantized target type is refused",
             "%s", err);
     snprintf(path, sizeof path, "%s/missing", root);
-    rc = qnt_apply(path, cache, K_Q4, names, m, NM, &c, err, sizeof err);
+    rc = qnt_apply(path, cache, K_Q4, names, m, NM, NULL, &c, err, sizeof err);
     T_CHECK(rc < 0 && strstr(err, "missing") && m[0].data == src[0], "a missing model directory is an error naming it",
             "%s", err);
     snprintf(path, sizeof path, "%s/model.safetensors/sub", model);
-    rc = qnt_apply(model, path, K_Q4, names, m, NM, &c, err, sizeof err);
+    rc = qnt_apply(model, path, K_Q4, names, m, NM, NULL, &c, err, sizeof err);
     T_CHECK(rc < 0 && strstr(err, "sub"), "an unusable cache directory is an error naming it", "%s", err);
 
     for (int i = 0; i < NM; i++) free(src[i]);
