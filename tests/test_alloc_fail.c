@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 #include "app/tr.h"
+#include "app/ui.h"
 #include "model/cfg.h"
 #include "model/gm.h"
 #include "model/st.h"
@@ -282,6 +283,42 @@ static int quant_scenario(char *err, size_t errlen) {
  * rebuilds it and runs. */
 static int quant_verify(char *err, size_t errlen) { return quant_load(err, errlen) ? 1 : 0; }
 
+/* The TUI's screen model (no terminal needed): a transcript drawn into a pane, a reply streamed in
+ * pieces with Markdown, wrapping, resizes, the raw view, an undo, keys with a bracketed paste. */
+static void on_key(void *ud, int key, const char *s, size_t n) { (void)key, (void)s, *(size_t *)ud += n; }
+
+static int tui_scenario(char *err, size_t errlen) {
+    static const char reply[] = "Here is **bold**, `code` and a list:\n- one\n- two 漢字 😀\n\n```c\nint x;\n```\nDone.";
+    static const char keys[] = "ab\x1b[A\x1b[200~pasted\ntext\x1b[201~\x1b[1;3D\r";
+    tr_transcript *t = NULL;
+    ui_pane *p = NULL;
+    ui_keys *k = NULL;
+    const char *what = "";
+    int rc = -1;
+    if (tr_create(&t) || ui_pane_create(&p, 40, 12) || ui_keys_create(&k)) { what = "create"; goto done; }
+    tr_message u = {.role = TR_USER, .text = "hello there", .len = 11};
+    tr_message r = {.role = TR_MODEL, .text = "<|channel>hmm<channel|>Hi **you**", .len = 31, .thought_tokens = 2};
+    if (tr_append(t, &u) < 0 || tr_append(t, &r) < 0 || tr_append(t, &u) < 0) { what = "transcript"; goto done; }
+    if (ui_pane_text(p, UI_B_BANNER, "gemmachat") < 0 || ui_conv_sync(p, t) < 0) { what = "sync"; goto done; }
+    ui_block *b = ui_pane_add(p, UI_B_MODEL);
+    if (!b) { what = "add"; goto done; }
+    for (size_t i = 0; i < sizeof reply - 1; i += 7)
+        if (ui_pane_append(p, b, reply + i, sizeof reply - 1 - i < 7 ? sizeof reply - 1 - i : 7) < 0) { what = "append"; goto done; }
+    if (ui_pane_finish(p, b) < 0 || ui_pane_resize(p, 23, 9) < 0 || ui_pane_set_raw(p, 1) < 0 || ui_pane_set_raw(p, 0) < 0)
+        { what = "layout"; goto done; }
+    tr_truncate(t, 1);
+    if (ui_conv_sync(p, t) < 0) { what = "sync after undo"; goto done; }
+    size_t got = 0;
+    if (ui_keys_feed(k, keys, sizeof keys - 1, on_key, &got) < 0) { what = "keys"; goto done; }
+    rc = 0;
+done:
+    if (rc) snprintf(err, errlen, "ui: out of memory (%s)", what);
+    ui_keys_free(k);
+    ui_pane_free(p);
+    tr_free(t);
+    return rc;
+}
+
 static int tokenizer_scenario(char *err, size_t errlen) {
     static const char text[] = "Hello world, the\n\n  quick \xc3\xa9 \xe4\xb8\xad<|turn>user\ntest<turn|> \xf0\x9f\x98\x80";
     char path[4096], *back = NULL;
@@ -496,6 +533,7 @@ int main(void) {
         {"transcript", transcript_scenario, transcript_verify},
         {"model", model_scenario, NULL},
         {"quantization", quant_scenario, quant_verify},
+        {"tui", tui_scenario, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_scenario(&cases[i]);
     char cmd[700];
