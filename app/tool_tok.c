@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include "app/args.h"
 #include "app/tool.h"
+#include "model/cfg_json.h"
 #include "tokenizer/cf.h"
 #include "tokenizer/tok.h"
 
@@ -185,9 +186,14 @@ static int jsonl(job *j, line_fn fn) {
             rc = -1;
         } else {
             size_t n;
-            const char *s = json_object_to_json_string_length(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-            fwrite(s, 1, n, stdout);
-            putchar('\n');
+            const char *s = cfg_json_print(out, &n);
+            if (s) {
+                fwrite(s, 1, n, stdout);
+                putchar('\n');
+            } else {
+                snprintf(j->err, sizeof j->err, "line %zu: out of memory", lineno);
+                rc = -1;
+            }
         }
         json_object_put(in);
         json_object_put(out);

@@ -214,50 +214,10 @@ json_object *tr_json_message(const tr_message *m, const char *system) {
     return o;
 }
 
-/* Whether b, parsed from the text of a, says the same: json_object_equal, except that a number
- * written without a fraction ("0", "1234") reads back as an integer. */
-static int same_json(json_object *a, json_object *b) {
-    json_type ta = json_object_get_type(a), tb = json_object_get_type(b);
-    if (ta == json_type_double || tb == json_type_double)
-        return (tb == json_type_double || tb == json_type_int) && (ta == json_type_double || ta == json_type_int) &&
-               json_object_get_double(a) == json_object_get_double(b);
-    if (ta != tb) return 0;
-    if (ta == json_type_array) {
-        size_t n = json_object_array_length(a);
-        if (n != json_object_array_length(b)) return 0;
-        for (size_t i = 0; i < n; i++)
-            if (!same_json(json_object_array_get_idx(a, i), json_object_array_get_idx(b, i))) return 0;
-        return 1;
-    }
-    if (ta == json_type_object) {
-        if (json_object_object_length(a) != json_object_object_length(b)) return 0;
-        json_object_object_foreach(a, key, v) {
-            json_object *w;
-            if (!json_object_object_get_ex(b, key, &w) || !same_json(v, w)) return 0;
-        }
-        return 1;
-    }
-    return json_object_equal(a, b);
-}
-
-/* Whether text (n bytes) is exactly the JSON of o. */
-static int reads_back(json_object *o, const char *text, size_t n) {
-    json_tokener *tok = n < INT32_MAX ? json_tokener_new() : NULL;
-    json_object *back = tok ? json_tokener_parse_ex(tok, text, (int)n) : NULL;
-    int same = back && json_tokener_get_error(tok) == json_tokener_success &&
-               json_tokener_get_parse_end(tok) == n && same_json(o, back);
-    json_object_put(back);
-    if (tok) json_tokener_free(tok);
-    return same;
-}
-
 char *tr_json_line(json_object *o, size_t *len) {
     size_t n;
-    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    /* json-c does not report every allocation that fails while it prints (a member or part of a
-     * string is then left out): the text is read back and compared, so that a snapshot or journal
-     * record is never written damaged; such a failure is one more "out of memory" */
-    char *d = s && reads_back(o, s, n) ? malloc(n + 2) : NULL;
+    const char *s = cfg_json_print(o, &n);   /* a snapshot or journal record is never written damaged */
+    char *d = s ? malloc(n + 2) : NULL;
     if (!d) return NULL;
     memcpy(d, s, n);
     d[n] = '\n';

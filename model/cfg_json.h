@@ -1,4 +1,4 @@
-/* cfg_json — the JSON plumbing shared by cfg.c and st.c: whole-file reads with a size cap, parsing
+/* cfg_json — the JSON plumbing shared by cfg.c, st.c and the writers of JSON files: whole-file reads with a size cap, parsing
  * with a depth limit and precise error messages, and typed member access that names the file and key. */
 #ifndef CFG_JSON_H
 #define CFG_JSON_H
@@ -17,6 +17,11 @@ int cfg_json_parse(json_object **out, const char *text, size_t len, int depth, i
  * caller can detect duplicate keys, which json-c silently merges.  *dup receives one duplicated key
  * (malloc'd, or NULL when none was found verbatim). */
 size_t cfg_json_members(const char *text, size_t len, char **dup);
+
+/* o as plain JSON text (owned by o), or NULL when out of memory.  json-c does not report every
+ * allocation that fails while it prints (a member or part of a string is then left out), so the text
+ * is parsed back and compared with o before anyone writes it to a file. */
+const char *cfg_json_print(json_object *o, size_t *len);
 
 /* Typed members: 0 found, 1 absent or null (out untouched), -1 wrong type / out of range (err set). */
 int cfg_json_int(const json_object *o, const char *key, int64_t lo, int64_t hi, int64_t *out, const char *file,

@@ -1,6 +1,7 @@
 /* st_write: a safetensors file written to a temporary name beside the target, synced, then renamed,
  * so a reader never sees a partial file and a failed write leaves the old one intact. */
 #include "model/st.h"
+#include "model/cfg_json.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -62,38 +63,59 @@ static void data_order(const st_tensor *ts, size_t n, size_t *order) {
             if (st_dtype_size(ts[i].dtype) == esz) order[k++] = i;
 }
 
+/* json-c builders that take ownership of v and fail (freeing it) when it is NULL or cannot be added:
+ * an allocation failure anywhere then means no header rather than a header missing a field. */
+static int put(json_object *o, const char *key, json_object *v) {
+    if (v && json_object_object_add(o, key, v) == 0) return 0;
+    json_object_put(v);
+    return -1;
+}
+
+static int push(json_object *a, json_object *v) {
+    if (v && json_object_array_add(a, v) == 0) return 0;
+    json_object_put(v);
+    return -1;
+}
+
+static int put_tensor(json_object *h, const st_tensor *t, uint64_t off) {
+    json_object *e = json_object_new_object(), *shape = json_object_new_array(), *offs = json_object_new_array();
+    int bad = !shape || !offs;
+    for (int d = 0; !bad && d < t->ndim; d++) bad = push(shape, json_object_new_int64(t->shape[d]));
+    bad = bad || push(offs, json_object_new_uint64(off)) || push(offs, json_object_new_uint64(off + t->nbytes));
+    if (bad || !e) {
+        json_object_put(shape);
+        json_object_put(offs);
+        json_object_put(e);
+        return -1;
+    }
+    /* | rather than ||: each put owns its value, so all three must run */
+    if (put(e, "dtype", json_object_new_string(st_dtype_name(t->dtype))) | put(e, "shape", shape) |
+        put(e, "data_offsets", offs)) {
+        json_object_put(e);
+        return -1;
+    }
+    return put(h, t->name, e);
+}
+
 /* The header text, padded with spaces to a multiple of 8 so the data region starts aligned. */
 static char *build_header(const char *path, const st_tensor *ts, size_t n, const size_t *order, size_t *hlen, char *err,
                           size_t errlen) {
     uint64_t *offs = malloc((n ? n : 1) * sizeof *offs), at = 0;
     json_object *h = json_object_new_object(), *meta = json_object_new_object();
     char *out = NULL;
-    if (!offs || !h || !meta) goto done;
+    if (!offs || !h || !meta || put(meta, "format", json_object_new_string("pt"))) goto done;
+    int bad = put(h, "__metadata__", meta);
+    meta = NULL;
+    if (bad) goto done;
     for (size_t k = 0; k < n; k++) {
         offs[order[k]] = at;
         at += ts[order[k]].nbytes;
     }
-    json_object_object_add(meta, "format", json_object_new_string("pt"));
-    json_object_object_add(h, "__metadata__", meta);
-    meta = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const st_tensor *t = &ts[i];
-        json_object *e = json_object_new_object(), *shape = json_object_new_array(), *off = json_object_new_array();
-        if (!e || !shape || !off || json_object_object_add(h, t->name, e) < 0) {
-            json_object_put(e);
-            json_object_put(shape);
-            json_object_put(off);
-            goto done;
-        }
-        for (int d = 0; d < t->ndim; d++) json_object_array_add(shape, json_object_new_int64(t->shape[d]));
-        json_object_array_add(off, json_object_new_uint64(offs[i]));
-        json_object_array_add(off, json_object_new_uint64(offs[i] + t->nbytes));
-        json_object_object_add(e, "dtype", json_object_new_string(st_dtype_name(t->dtype)));
-        json_object_object_add(e, "shape", shape);
-        json_object_object_add(e, "data_offsets", off);
-    }
-    const char *s = json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    size_t len = s ? strlen(s) : 0, padded = (len + 7) & ~(size_t)7;
+    for (size_t i = 0; i < n; i++)
+        if (put_tensor(h, &ts[i], offs[i])) goto done;
+    size_t len = 0;
+    const char *s = cfg_json_print(h, &len);
+    size_t padded = (len + 7) & ~(size_t)7;
     if (s && (out = malloc(padded))) {
         memcpy(out, s, len);
         memset(out + len, ' ', padded - len);

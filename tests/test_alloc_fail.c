@@ -283,6 +283,33 @@ static int quant_scenario(char *err, size_t errlen) {
  * rebuilds it and runs. */
 static int quant_verify(char *err, size_t errlen) { return quant_load(err, errlen) ? 1 : 0; }
 
+/* Writing a safetensors file (gemmatool's outputs): the header is built with json-c. */
+static int st_write_scenario(char *err, size_t errlen) {
+    static const float a[6] = {1, 2, 3, 4, 5, 6};
+    static const uint16_t b[3] = {1, 2, 3};
+    const st_tensor ts[2] = {
+        {.name = "logits", .dtype = ST_F32, .ndim = 2, .shape = {2, 3}, .data = a, .nbytes = sizeof a},
+        {.name = "ids", .dtype = ST_BF16, .ndim = 1, .shape = {3}, .data = b, .nbytes = sizeof b},
+    };
+    char path[700];
+    snprintf(path, sizeof path, "%s/out.safetensors", scratch);
+    return st_write(path, ts, 2, err, errlen);
+}
+
+/* A write that reported success left a whole file; one that failed left the old one or none. */
+static int st_write_verify(char *err, size_t errlen) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/out.safetensors", scratch);
+    if (access(path, F_OK)) return 0;
+    st_archive *a;
+    if (st_open_file(&a, path, err, errlen)) return 1;
+    const st_tensor *t = st_find(a, "logits"), *u = st_find(a, "ids");
+    int ok = t && u && t->ndim == 2 && t->shape[1] == 3 && ((const float *)t->data)[5] == 6 && u->dtype == ST_BF16;
+    if (!ok) snprintf(err, errlen, "%s: tensors missing or wrong after the write", path);
+    st_free(a);
+    return !ok;
+}
+
 /* The TUI's screen model (no terminal needed): a transcript drawn into a pane, a reply streamed in
  * pieces with Markdown, wrapping, resizes, the raw view, an undo, keys with a bracketed paste. */
 static void on_key(void *ud, int key, const char *s, size_t n) { (void)key, (void)s, *(size_t *)ud += n; }
@@ -534,6 +561,7 @@ int main(void) {
         {"model", model_scenario, NULL},
         {"quantization", quant_scenario, quant_verify},
         {"tui", tui_scenario, NULL},
+        {"st_write", st_write_scenario, st_write_verify},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_scenario(&cases[i]);
     char cmd[700];
