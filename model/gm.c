@@ -16,6 +16,14 @@ static void rms_rows(float *out, const float *x, const float *w, int T, int64_t 
     for (int t = 0; t < T; t++) k_rmsnorm(out + t * n, x + t * n, w, n, eps);
 }
 
+/* Row id of an embedding table as f32: read, not touched through the mapping (st_read says why). */
+static void lookup(gm_session *s, const k_mat *W, int32_t id, float *out) {
+    size_t rb = k_row_bytes(W->type, W->cols);
+    st_read(s->m->st, (const char *)W->data + (size_t)id * rb, rb, s->raw);
+    k_mat row = {W->type, 1, W->cols, s->raw};
+    k_row_to_f32(&row, 0, out);
+}
+
 /* Steps 1–2: scaled embeddings into s->h and, with PLE, the per-layer inputs into s->ple. */
 static void embed(gm_session *s, const int32_t *ids, int T) {
     const gm_model *m = s->m;
@@ -24,7 +32,7 @@ static void embed(gm_session *s, const int32_t *ids, int T) {
     const float scale = (float)sqrt((double)H);
     for (int t = 0; t < T; t++) {
         float *x = s->h + t * H;
-        k_row_to_f32(&m->embed, ids[t], x);
+        lookup(s, &m->embed, ids[t], x);
         for (int64_t i = 0; i < H; i++) x[i] *= scale;
     }
     if (P <= 0) return;
@@ -35,7 +43,7 @@ static void embed(gm_session *s, const int32_t *ids, int T) {
         float *b = s->ple + t * LP;
         for (int64_t i = 0; i < LP; i++) b[i] *= proj_scale;
         for (int l = 0; l < c->n_layers; l++) k_rmsnorm(b + l * P, b + l * P, m->ple_norm, P, (float)c->eps);
-        k_row_to_f32(&m->ple_embed, ids[t], s->ple_row);            /* 2a: only this row is read */
+        lookup(s, &m->ple_embed, ids[t], s->ple_row);               /* 2a: only this row is read */
         for (int64_t i = 0; i < LP; i++) b[i] = (s->ple_row[i] * row_scale + b[i]) * mix;   /* 2c */
     }
 }

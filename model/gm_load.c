@@ -180,13 +180,33 @@ static size_t collect_mats(gm_model *m, k_mat **mats, char (*names)[96], size_t 
     return n;
 }
 
+/* Room for every matrix collect_mats can list. */
+static size_t mats_cap(const gm_model *m) {
+    return 2 + (size_t)m->cfg.n_layers * (9 + 2 * (size_t)(m->cfg.moe ? m->cfg.n_experts : 0));
+}
+
+static size_t mat_bytes(const k_mat *w) { return (size_t)w->rows * k_row_bytes(w->type, w->cols); }
+
+/* The matrices read whole for every token, straight from the checkpoint (not quantized). */
+static void advise_streamed(gm_model *m) {
+    size_t cap = mats_cap(m);
+    k_mat **mats = malloc(cap * sizeof *mats);
+    char (*names)[96] = malloc(cap * sizeof *names);
+    if (mats && names) {   /* a hint: without memory for the list, it is not given */
+        size_t n = collect_mats(m, mats, names, cap);
+        for (size_t i = 0; i < n; i++) st_advise_streamed(mats[i]->data, mat_bytes(mats[i]));
+    }
+    free(mats);
+    free(names);
+}
+
 static int quantize(gm_model *m, const char *dir, const gm_load_opts *o, char *err, size_t errlen) {
     k_type qt = !strcmp(o->quant, "q8") ? K_Q8 : !strcmp(o->quant, "q4") ? K_Q4 : K_NTYPES;
     if (qt == K_NTYPES) {
         snprintf(err, errlen, "unknown weight format '%s' (expected none, q8 or q4)", o->quant);
         return -1;
     }
-    size_t cap = 2 + (size_t)m->cfg.n_layers * (9 + 2 * (size_t)(m->cfg.moe ? m->cfg.n_experts : 0));
+    size_t cap = mats_cap(m);
     k_mat **mats = malloc(cap * sizeof *mats);
     char (*names)[96] = malloc(cap * sizeof *names);
     k_mat *flat = malloc(cap * sizeof *flat);
@@ -252,11 +272,11 @@ int gm_load(gm_model **out, const char *dir, const gm_load_opts *opts, char *err
     for (int l = 0; l < c->n_layers; l++)
         if (load_layer(&L, l)) goto fail;
     if (k_pool_create(&m->pool, o->threads, err, errlen)) goto fail;
-    if (o->quant && strcmp(o->quant, "none") && quantize(m, dir, o, err, errlen)) goto fail;
-    if (m->ple_embed.data)
-        st_lookup_only(m->ple_embed.data, (size_t)m->ple_embed.rows * k_row_bytes(m->ple_embed.type, m->ple_embed.cols));
-    if (m->head.data != m->embed.data)   /* the head is streamed from elsewhere: the table is only looked up */
-        st_lookup_only(m->embed.data, (size_t)V * k_row_bytes(m->embed.type, H));
+    if (o->quant && strcmp(o->quant, "none")) {
+        if (quantize(m, dir, o, err, errlen)) goto fail;
+    } else {
+        advise_streamed(m);
+    }
     *out = m;
     return 0;
 fail:

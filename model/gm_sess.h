@@ -18,6 +18,7 @@ struct gm_session {
     float *ple;                /* [T, L*P] per-layer inputs */
     float *pg;                 /* [T, P] */
     float *ple_row;            /* [L*P] one row of the per-layer embedding table */
+    float *raw;                /* [max(H, L*P)] a table row as stored, before widening */
     float *router;             /* MoE: [T, E] router probabilities */
     float *xe, *xg, *acc;      /* MoE: [T, H] expert input, gathered rows, weighted expert sum */
     int *pick, *rows;          /* MoE: [T, k] chosen experts; [T] rows routed to one expert */

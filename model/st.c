@@ -19,6 +19,7 @@
 typedef struct {
     void *base;
     size_t size;
+    int fd;                /* kept open for st_read; -1 when closed */
     char *path;
     const char *base_name; /* into path */
 } st_file;
@@ -58,6 +59,7 @@ void st_free(st_archive *a) {
     for (size_t i = 0; i < a->n; i++) free((char *)a->t[i].name);
     for (size_t i = 0; i < a->nfiles; i++) {
         if (a->files[i].base) munmap(a->files[i].base, a->files[i].size);
+        if (a->files[i].fd >= 0) close(a->files[i].fd);
         free(a->files[i].path);
     }
     free(a->files);
@@ -66,14 +68,31 @@ void st_free(st_archive *a) {
     free(a);
 }
 
-void st_lookup_only(const void *data, size_t nbytes) {
+void st_advise_streamed(const void *data, size_t nbytes) {
+#ifdef MADV_HUGEPAGE
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     uintptr_t lo = ((uintptr_t)data + pg - 1) / pg * pg, hi = ((uintptr_t)data + nbytes) / pg * pg;
-    if (hi <= lo) return;
-#ifdef MADV_NOHUGEPAGE
-    madvise((void *)lo, hi - lo, MADV_NOHUGEPAGE);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)data, (void)nbytes;
 #endif
-    madvise((void *)lo, hi - lo, MADV_RANDOM);
+}
+
+void st_read(const st_archive *a, const void *data, size_t nbytes, void *out) {
+    const char *p = data;
+    for (size_t i = 0; i < a->nfiles; i++) {
+        const st_file *f = &a->files[i];
+        const char *base = f->base;
+        if (f->fd < 0 || p < base || p + nbytes > base + f->size) continue;
+        for (size_t done = 0; done < nbytes;) {
+            ssize_t r = pread(f->fd, (char *)out + done, nbytes - done, (off_t)(p - base + done));
+            if (r <= 0) break;
+            done += (size_t)r;
+            if (done == nbytes) return;
+        }
+        break;
+    }
+    memcpy(out, data, nbytes);   /* not ours or the read failed: the mapping has the same bytes */
 }
 
 const st_tensor *st_find(const st_archive *a, const char *name) {
@@ -303,6 +322,7 @@ static int add_file(st_archive *a, const char *path, char *err, size_t errlen) {
     a->files = files;
     st_file *f = &a->files[a->nfiles];
     memset(f, 0, sizeof *f);
+    f->fd = -1;
     if (!(f->path = strdup(path))) {
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
@@ -329,18 +349,14 @@ static int add_file(st_archive *a, const char *path, char *err, size_t errlen) {
     }
     void *base = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_errno = errno;
-    close(fd);
     if (base == MAP_FAILED) {
+        close(fd);
         snprintf(err, errlen, "%s: mmap failed: %s", path, strerror(map_errno));
         return -1;
     }
     f->base = base;
     f->size = (size_t)sb.st_size;
-#ifdef MADV_HUGEPAGE
-    /* Decode streams most of the file once per token: with 2 MB pages (the page cache has them on
-     * filesystems with large folios) the reads cost far fewer TLB misses, which a VM makes dear. */
-    madvise(base, f->size, MADV_HUGEPAGE);
-#endif
+    f->fd = fd;
     const uint8_t *p = base;
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | p[i];

@@ -28,9 +28,14 @@ int st_open_dir(st_archive **out, const char *dir, char *err, size_t errlen);
 int st_open_file(st_archive **out, const char *path, char *err, size_t errlen);
 void st_free(st_archive *a);
 
-/* Hints that a tensor is only read a row at a time (an embedding looked up, never streamed): no 2 MB
- * pages and no read-ahead, so each lookup brings in a few pages rather than megabytes. */
-void st_lookup_only(const void *data, size_t nbytes);
+/* Hints that data is read whole for every token: 2 MB pages, which the page cache has on filesystems
+ * with large folios, so the stream costs far fewer TLB misses (dear in a VM) and runs at the memory's
+ * full rate. */
+void st_advise_streamed(const void *data, size_t nbytes);
+/* Copies nbytes at data (inside one of a's tensors) into out with a read rather than through the
+ * mapping: for rows looked up in an embedding table.  Touching the mapping would map a whole 2 MB
+ * page-cache folio per row, and a long chat would end up with the whole table in its RSS. */
+void st_read(const st_archive *a, const void *data, size_t nbytes, void *out);
 
 const st_tensor *st_find(const st_archive *a, const char *name);   /* NULL if absent */
 size_t st_count(const st_archive *a);
