@@ -216,18 +216,28 @@ static inline __m256 block_q4(const uint8_t *row, int64_t nb, int64_t i, const k
     return _mm256_fmadd_ps(CVT(dot32_q4(unpack_q4(b.q), XQ(i))), _mm256_set1_ps(_cvtsh_ss(k_ld16(b.d)) * x->d[i]), acc);
 }
 
+/* Blocks i and i + 1 (adjacent in one group) of any group, scales taken one by one. */
+static inline __m256 tail_pair_q4(const uint8_t *row, int64_t nb, int64_t i, const k_x8 *x, __m256i xlo, __m256i xhi,
+                                  __m256 acc, float *m) {
+    k_qref a = k_qblock(K_Q4, row, nb, i), b = k_qblock(K_Q4, row, nb, i + 1);
+    *m += _cvtsh_ss(k_ld16(a.m)) * x->ds[i] + _cvtsh_ss(k_ld16(b.m)) * x->ds[i + 1];
+    __m256 s = _mm256_setr_m128(_mm_set1_ps(_cvtsh_ss(k_ld16(a.d)) * x->d[i]), _mm_set1_ps(_cvtsh_ss(k_ld16(b.d)) * x->d[i + 1]));
+    return _mm256_fmadd_ps(CVT(pair_q4(a.q, xlo, xhi)), s, acc);
+}
+
 #define Q4_STACK 32768
 static void rows_q4(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int64_t r1, float *y) {
     int64_t r = r0, nb8 = nb / 8 * 8;
     size_t rb = (size_t)nb * 20;
     _Alignas(32) int8_t stack[Q4_STACK];
-    int8_t *xp = nb8 * K_QBLOCK <= Q4_STACK ? stack : malloc((size_t)(nb8 * K_QBLOCK));
+    int64_t npb = nb / 2 * 2;          /* blocks that go in pairs */
+    int8_t *xp = npb * K_QBLOCK <= Q4_STACK ? stack : malloc((size_t)(npb * K_QBLOCK));
     if (!xp) {
         k_mat m = { K_Q4, r1, nb * K_QBLOCK, W };
         k_rows_ref(&m, x, r0, r1, y);
         return;
     }
-    for (int64_t i = 0; i < nb8; i += 2) {
+    for (int64_t i = 0; i < npb; i += 2) {
         __m256i a = XQ(i), b = XQ(i + 1);
         _mm256_storeu_si256((__m256i *)(xp + i * K_QBLOCK), _mm256_permute2x128_si256(a, b, 0x20));
         _mm256_storeu_si256((__m256i *)(xp + i * K_QBLOCK + 32), _mm256_permute2x128_si256(a, b, 0x31));
@@ -258,11 +268,20 @@ static void rows_q4(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int
 #undef PAIR4
             }
         }
-        for (int64_t i = nb8; i < nb; i++) {
-            a0 = block_q4(w0, nb, i, x, a0, &mt[0]);
-            a1 = block_q4(w1, nb, i, x, a1, &mt[1]);
-            a2 = block_q4(w2, nb, i, x, a2, &mt[2]);
-            a3 = block_q4(w3, nb, i, x, a3, &mt[3]);
+        /* a shorter last group (MoE rows of 704 = 22 blocks): its pairs, then an odd block alone */
+        for (int64_t i = nb8; i + 1 < nb; i += 2) {
+            __m256i xlo = _mm256_loadu_si256((const __m256i *)(xp + i * K_QBLOCK));
+            __m256i xhi = _mm256_loadu_si256((const __m256i *)(xp + i * K_QBLOCK + 32));
+            a0 = tail_pair_q4(w0, nb, i, x, xlo, xhi, a0, &mt[0]);
+            a1 = tail_pair_q4(w1, nb, i, x, xlo, xhi, a1, &mt[1]);
+            a2 = tail_pair_q4(w2, nb, i, x, xlo, xhi, a2, &mt[2]);
+            a3 = tail_pair_q4(w3, nb, i, x, xlo, xhi, a3, &mt[3]);
+        }
+        if (nb & 1) {
+            a0 = block_q4(w0, nb, nb - 1, x, a0, &mt[0]);
+            a1 = block_q4(w1, nb, nb - 1, x, a1, &mt[1]);
+            a2 = block_q4(w2, nb, nb - 1, x, a2, &mt[2]);
+            a3 = block_q4(w3, nb, nb - 1, x, a3, &mt[3]);
         }
         _mm_storeu_ps(y + (r - r0), _mm_add_ps(hsum4(a0, a1, a2, a3), _mm_loadu_ps(mt)));
     }

@@ -33,6 +33,12 @@ for shape in $SHAPES; do
     echo "synthesizing $shape into $DIR/$shape ..." >&2
     "$T" synth --shape "$shape" --out "$DIR/$shape" >&2 || exit 1
   fi
+  # Start from a cold page cache for this shape (its checkpoint and the cached q8/q4 weights), as after
+  # `synth` or a reboot: pages cached earlier by other readers may sit in 4 KB folios, which stay that
+  # size and cost up to a fifth of the decode speed (docs/perf.md).  The warm-up runs read them back.
+  for f in "$DIR/$shape"/*.safetensors "$DIR"/cache/*.gcq; do
+    [ -f "$f" ] && dd if="$f" iflag=nocache count=0 status=none 2>/dev/null
+  done
   for q in $QUANTS; do
     echo "warm-up: $shape $q" >&2
     # shellcheck disable=SC2046
