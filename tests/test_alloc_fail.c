@@ -226,18 +226,14 @@ typedef struct {
 
 static char scratch[512];
 
-static int model_scenario(char *err, size_t errlen) {
+/* gm_load of tiny-e with o, a 64-position session and a feed of 4 ids with logits. */
+static int load_and_feed(const gm_load_opts *o, char *err, size_t errlen) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/models/tiny-e", t_data());
-    cfg_model c;
-    st_archive *a = NULL;
     gm_model *m = NULL;
     gm_session *s = NULL;
-    gm_load_opts o = {.threads = 1};
     float *logits = NULL;
-    int rc = cfg_load(&c, dir, err, errlen);
-    if (!rc) rc = st_open_dir(&a, dir, err, errlen);
-    if (!rc) rc = gm_load(&m, dir, &o, err, errlen);
+    int rc = gm_load(&m, dir, o, err, errlen);
     if (!rc) rc = gm_session_create(&s, m, 64, 0, err, errlen);
     if (!rc && !(logits = malloc((size_t)gm_config(m)->vocab * sizeof *logits)))
         rc = -1, snprintf(err, errlen, "out of memory for the logits");
@@ -246,6 +242,18 @@ static int model_scenario(char *err, size_t errlen) {
     free(logits);
     gm_session_free(s);
     gm_free(m);
+    return rc;
+}
+
+static int model_scenario(char *err, size_t errlen) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/models/tiny-e", t_data());
+    cfg_model c;
+    st_archive *a = NULL;
+    gm_load_opts o = {.threads = 1};
+    int rc = cfg_load(&c, dir, err, errlen);
+    if (!rc) rc = st_open_dir(&a, dir, err, errlen);
+    if (!rc) rc = load_and_feed(&o, err, errlen);
     st_free(a);
     return rc;
 }
@@ -255,22 +263,8 @@ static int model_scenario(char *err, size_t errlen) {
 static char qdir[700];
 
 static int quant_load(char *err, size_t errlen) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/models/tiny-e", t_data());
-    gm_model *m = NULL;
-    gm_session *s = NULL;
     gm_load_opts o = {.threads = 1, .quant = "q4", .cache_dir = qdir};
-    float *logits = NULL;
-    int rc = gm_load(&m, dir, &o, err, errlen);
-    if (!rc) rc = gm_session_create(&s, m, 64, 0, err, errlen);
-    if (!rc && !(logits = malloc((size_t)gm_config(m)->vocab * sizeof *logits)))
-        rc = -1, snprintf(err, errlen, "out of memory for the logits");
-    static const int32_t ids[4] = {2, 105, 1000, 7};
-    if (!rc) rc = gm_session_feed(s, ids, 4, logits, 0, err, errlen);
-    free(logits);
-    gm_session_free(s);
-    gm_free(m);
-    return rc;
+    return load_and_feed(&o, err, errlen);
 }
 
 static int quant_scenario(char *err, size_t errlen) {
