@@ -75,6 +75,9 @@ void k_pool_run(k_pool *p, k_task_fn fn, void *arg, int64_t n, int64_t grain);
 /* ---- matrix products (threaded over p) --------------------------------------------------- */
 /* y[r] = sum_c W[r,c] * x[c],  x f32 [cols], y f32 [rows]. */
 void k_matvec(k_pool *p, const k_mat *W, const float *x, float *y);
+/* n independent products y[k] = W[k] . x[k] in one job: the threads meet once for all of them, not
+ * once each (decode's small products: q/k/v, gate/up, a token's experts). */
+void k_matvec_n(k_pool *p, int n, const k_mat *const *W, const float *const *x, float *const *y);
 /* Y[t,r] = sum_c W[r,c] * X[t,c],  X f32 [n, cols], Y f32 [n, rows].  Float types go through
  * OpenBLAS sgemm on row slices run by the pool threads (sets openblas_set_num_threads(1));
  * q8 / q4 quantize X like k_matvec does, so prefill and decode agree. */

@@ -9,18 +9,26 @@
 #define MM_TILE 64         /* rows widened to f32 at a time in k_matmul */
 #define MM_MIN_TOKENS 4    /* below this, float k_matmul runs one k_matvec per token */
 
+#define MV_MULTI 16    /* products per k_matvec_n job */
+
 typedef struct {
-    const k_mat *W;
-    const void *x;
-    float *y;
-    int simd;
+    int n, simd;
+    const k_mat *W[MV_MULTI];
+    const void *x[MV_MULTI];           /* f32, or the k_x8 of a quantized product */
+    float *y[MV_MULTI];
+    int64_t start[MV_MULTI + 1];       /* product k owns rows [start[k], start[k + 1]) of the job */
 } mv_job;
 
 static void mv_task(void *arg, int64_t b, int64_t e, int tid) {
     (void)tid;
     const mv_job *j = arg;
-    if (j->simd) k_rows_avx2(j->W, j->x, b, e, j->y + b);
-    else k_rows_ref(j->W, j->x, b, e, j->y + b);
+    for (int k = 0; k < j->n; k++) {
+        int64_t lo = b > j->start[k] ? b : j->start[k], hi = e < j->start[k + 1] ? e : j->start[k + 1];
+        if (lo >= hi) continue;
+        lo -= j->start[k], hi -= j->start[k];
+        if (j->simd) k_rows_avx2(j->W[k], j->x[k], lo, hi, j->y[k] + lo);
+        else k_rows_ref(j->W[k], j->x[k], lo, hi, j->y[k] + lo);
+    }
 }
 
 static int is_quant(k_type t) { return t == K_Q8 || t == K_Q4; }
@@ -47,24 +55,35 @@ static void matvec_dequant(const k_mat *W, const float *x, float *y) {
     }
 }
 
-void k_matvec(k_pool *p, const k_mat *W, const float *x, float *y) {
-    mv_job j = { W, x, y, k_pool_simd(p) };
-    k_x8 xq;
-    void *buf = NULL;
-    if (is_quant(W->type)) {
-        if (!(buf = k_x8_alloc(W->cols, &xq))) {
-            matvec_dequant(W, x, y);
-            return;
+void k_matvec_n(k_pool *p, int n, const k_mat *const *W, const float *const *x, float *const *y) {
+    for (int b = 0; b < n; b += MV_MULTI) {
+        mv_job j = { .n = n - b < MV_MULTI ? n - b : MV_MULTI, .simd = k_pool_simd(p) };
+        k_x8 xq[MV_MULTI];
+        void *buf[MV_MULTI] = { 0 };
+        int64_t cols = 1;
+        for (int k = 0; k < j.n; k++) {
+            const k_mat *w = W[b + k];
+            j.W[k] = w, j.x[k] = x[b + k], j.y[k] = y[b + k];
+            j.start[k + 1] = j.start[k] + w->rows;
+            if (w->cols > cols) cols = w->cols;
+            if (!is_quant(w->type)) continue;
+            if (!(buf[k] = k_x8_alloc(w->cols, &xq[k]))) {   /* no scratch: this one on its own */
+                matvec_dequant(w, x[b + k], y[b + k]);
+                j.start[k + 1] = j.start[k];
+                continue;
+            }
+            if (j.simd) k_quantize_x8_avx2(x[b + k], w->cols, &xq[k]);
+            else k_quantize_x8_ref(x[b + k], w->cols, &xq[k]);
+            j.x[k] = &xq[k];
         }
-        if (j.simd) k_quantize_x8_avx2(x, W->cols, &xq);
-        else k_quantize_x8_ref(x, W->cols, &xq);
-        j.x = &xq;
+        int64_t grain = MV_GRAIN, rows = j.start[j.n];
+        while (grain * cols < MV_MIN_WORK && grain < rows) grain *= 2;
+        k_pool_run(p, mv_task, &j, rows, grain);
+        for (int k = 0; k < j.n; k++) free(buf[k]);
     }
-    int64_t grain = MV_GRAIN;
-    while (grain * W->cols < MV_MIN_WORK && grain < W->rows) grain *= 2;
-    k_pool_run(p, mv_task, &j, W->rows, grain);
-    free(buf);
 }
+
+void k_matvec(k_pool *p, const k_mat *W, const float *x, float *y) { k_matvec_n(p, 1, &W, &x, &y); }
 
 void k_matvec_ref(const k_mat *W, const float *x, float *y) {
     if (!is_quant(W->type)) {

@@ -86,17 +86,25 @@ static void attention(gm_session *s, int l, int T, int p0) {
     int d = ly->d, nq = c->n_heads, nkv = ly->nkv;
     float eps = (float)c->eps;
     rms_rows(s->a, s->h, ly->in_norm, T, H, eps);                                  /* 4 */
-    linear(s, &ly->q, s->a, T, s->q);                                              /* 5 */
+    int own = c->kv_source[l] == l;
+    if (T == 1) {                                    /* decode: q, k and v in one job (5, 7) */
+        const k_mat *W[3] = {&ly->q, &ly->k, &ly->v};
+        const float *X[3] = {s->a, s->a, s->a};
+        float *Y[3] = {s->q, s->k, s->v};
+        k_matvec_n(m->pool, own ? (ly->v.data ? 3 : 2) : 1, W, X, Y);
+    } else {
+        linear(s, &ly->q, s->a, T, s->q);                                          /* 5 */
+        if (own) linear(s, &ly->k, s->a, T, s->k);
+        if (own && ly->v.data) linear(s, &ly->v, s->a, T, s->v);
+    }
     for (int t = 0; t < T; t++)
         for (int n = 0; n < nq; n++) {                                             /* 6 */
             float *q = s->q + ((size_t)t * nq + n) * d;
             k_rmsnorm(q, q, ly->q_norm, d, eps);
             k_rope_neox(q, d, ly->inv_freq, p0 + t);
         }
-    if (c->kv_source[l] == l) {                                                    /* 7 */
-        linear(s, &ly->k, s->a, T, s->k);
-        if (ly->v.data) linear(s, &ly->v, s->a, T, s->v);
-        else memcpy(s->v, s->k, (size_t)T * nkv * d * sizeof(float));            /* V = raw K */
+    if (own) {                                                                     /* 7 */
+        if (!ly->v.data) memcpy(s->v, s->k, (size_t)T * nkv * d * sizeof(float));  /* V = raw K */
         int cap = s->cap[l];
         for (int t = 0; t < T; t++) {
             size_t slot = (size_t)((p0 + t) % cap) * nkv * d;
@@ -123,8 +131,15 @@ static void attention(gm_session *s, int l, int T, int p0) {
 /* Gated GELU MLP: out = W_down(gelu(W_gate x) * W_up x). */
 static void mlp(gm_session *s, const k_mat *gate, const k_mat *up, const k_mat *down, const float *x, int T, float *out) {
     int64_t I = gate->rows;
-    linear(s, gate, x, T, s->g);
-    linear(s, up, x, T, s->u);
+    if (T == 1) {                                    /* decode: gate and up in one job */
+        const k_mat *W[2] = {gate, up};
+        const float *X[2] = {x, x};
+        float *Y[2] = {s->g, s->u};
+        k_matvec_n(s->m->pool, 2, W, X, Y);
+    } else {
+        linear(s, gate, x, T, s->g);
+        linear(s, up, x, T, s->u);
+    }
     k_gelu_mul(s->g, s->u, (int64_t)T * I);
     linear(s, down, s->g, T, out);
 }
@@ -161,6 +176,8 @@ static void route(gm_session *s, const gm_layer *ly, int T) {
     }
 }
 
+#define DECODE_EXPERTS 64
+
 /* §2 experts: each expert runs once over the tokens routed to it (a matrix product in prefill);
  * s->acc[T, H] receives Σ ω_e · out_e. */
 static void experts(gm_session *s, const gm_layer *ly, int T) {
@@ -170,6 +187,21 @@ static void experts(gm_session *s, const gm_layer *ly, int T) {
     rms_rows(s->xe, s->h, ly->pre_ff2_norm, T, H, (float)c->eps);
     route(s, ly, T);
     memset(s->acc, 0, (size_t)T * H * sizeof(float));
+    if (T == 1 && K <= DECODE_EXPERTS && K <= s->chunk) {   /* decode: one job per stage for all K experts */
+        const k_mat *W[DECODE_EXPERTS];
+        const float *X[DECODE_EXPERTS];
+        float *Y[DECODE_EXPERTS];
+        for (int k = 0; k < K; k++) W[k] = &ly->exp_gate_up[s->pick[k]], X[k] = s->xe, Y[k] = s->g + k * 2 * M;
+        k_matvec_n(s->m->pool, K, W, X, Y);
+        for (int k = 0; k < K; k++) {
+            k_gelu_mul(Y[k], Y[k] + M, M);
+            W[k] = &ly->exp_down[s->pick[k]], X[k] = Y[k];
+        }
+        for (int k = 0; k < K; k++) Y[k] = s->o + k * H;
+        k_matvec_n(s->m->pool, K, W, X, Y);
+        for (int k = 0; k < K; k++) k_axpy(s->acc, s->pick_w[k], Y[k], H);
+        return;
+    }
     for (int e = 0; e < E; e++) {
         int n = 0;
         for (int t = 0; t < T; t++)

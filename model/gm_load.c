@@ -272,11 +272,8 @@ int gm_load(gm_model **out, const char *dir, const gm_load_opts *opts, char *err
     for (int l = 0; l < c->n_layers; l++)
         if (load_layer(&L, l)) goto fail;
     if (k_pool_create(&m->pool, o->threads, err, errlen)) goto fail;
-    if (o->quant && strcmp(o->quant, "none")) {
-        if (quantize(m, dir, o, err, errlen)) goto fail;
-    } else {
-        advise_streamed(m);
-    }
+    advise_streamed(m);   /* quantized too: building the cache streams them once, and reads them in 2 MB folios */
+    if (o->quant && strcmp(o->quant, "none") && quantize(m, dir, o, err, errlen)) goto fail;
     *out = m;
     return 0;
 fail:

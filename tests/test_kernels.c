@@ -294,6 +294,40 @@ static void test_matvec(void) {
     }
 }
 
+/* k_matvec_n: 20 products of every type and assorted shapes (more than one job's worth) in one call
+ * agree with the scalar reference product by product, on the SIMD and the K_FORCE_REF pools. */
+static void test_matvec_n(void) {
+    enum { N = 20 };
+    static const int64_t shapes[][2] = { { 1, 32 }, { 7, 96 }, { 33, 320 }, { 130, 1024 }, { 36, 704 } };
+    k_mat W[N];
+    const k_mat *Wp[N];
+    const float *xp[N];
+    float *x[N], *y[N], *yref[N];
+    void *buf[N];
+    for (int k = 0; k < N; k++) {
+        int64_t R = shapes[k % 5][0], C = shapes[(k + 2) % 5][1];
+        float *w = malloc(sizeof(float) * (size_t)(R * C));
+        x[k] = malloc(sizeof(float) * (size_t)C);
+        y[k] = malloc(sizeof(float) * (size_t)R);
+        yref[k] = malloc(sizeof(float) * (size_t)R);
+        for (int64_t i = 0; i < R * C; i++) w[i] = grand();
+        for (int64_t i = 0; i < C; i++) x[k][i] = grand();
+        W[k] = make_mat((k_type)(k % K_NTYPES), R, C, w, &buf[k]);
+        free(w);
+        Wp[k] = &W[k], xp[k] = x[k];
+        k_matvec_ref(&W[k], x[k], yref[k]);
+    }
+    k_pool *pools[2] = { pool_simd, pool_ref };
+    double worst[2] = { 0, 0 };
+    for (int p = 0; p < 2; p++) {
+        k_matvec_n(pools[p], N, Wp, xp, y);
+        for (int k = 0; k < N; k++) worst[p] = fmax(worst[p], nmse(y[k], yref[k], W[k].rows));
+    }
+    T_CHECK(worst[0] <= 1e-7, "matvec_n: 20 mixed products in one job match the reference (SIMD)", "nmse %g", worst[0]);
+    T_CHECK(worst[1] <= 1e-12, "matvec_n: the same on the K_FORCE_REF pool", "nmse %g", worst[1]);
+    for (int k = 0; k < N; k++) free(buf[k]), free(x[k]), free(y[k]), free(yref[k]);
+}
+
 static void test_matmul(void) {
     static const int64_t shapes[][3] = { { 1, 32, 1 }, { 7, 64, 2 }, { 33, 96, 5 }, { 130, 320, 17 }, { 200, 1024, 9 },
                                          { 6, 288, 4 }, { 3, 32, 7 }, { 5, 704, 3 } };
@@ -491,6 +525,7 @@ int main(void) {
     test_pool();
     test_quantize_x8();
     test_matvec();
+    test_matvec_n();
     test_matmul();
     test_vec();
     test_rope();

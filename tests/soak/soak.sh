@@ -12,11 +12,13 @@
 # a summary; OUT defaults to build-soak.
 #
 # Usage: tests/soak/soak.sh [TURNS] [GEMMACHAT]        e.g. tests/soak/soak.sh 5000 build/bin/gemmachat
+#        SOAK_SECONDS=1800 tests/soak/soak.sh 1000000    (at most TURNS, ending after about 30 minutes)
 set -u
 TURNS=${1:-2000}
 BIN=${2:-bin/gemmachat}
 OUT=${SOAK_OUT:-build-soak}
 SLACK=${SOAK_RSS_SLACK_KB:-16384}
+SECONDS_LIMIT=${SOAK_SECONDS:-}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 [ -x "$BIN" ] || { echo "FAIL: soak: $BIN is not built"; exit 1; }
@@ -25,6 +27,8 @@ OUT=$(cd "$OUT" && pwd)
 script() {
   i=0
   while [ $i -lt "$TURNS" ]; do
+    # with SOAK_SECONDS, stop after that long (the pipe runs a few hundred lines ahead of the chat)
+    [ -n "$SECONDS_LIMIT" ] && [ $((i % 50)) -eq 0 ] && [ $(( $(date +%s) - start )) -ge "$SECONDS_LIMIT" ] && break
     case $((i % 40)) in
       9) echo "/stats" ;;
       19) echo "/retry" ;;
@@ -46,6 +50,7 @@ script() {
     esac
     i=$((i + 1))
   done
+  echo "$i" > "$OUT/turns"
   echo "Last question before saving."
   echo "/save $OUT/chat.json"
   echo "/load $OUT/chat.json"
@@ -53,9 +58,15 @@ script() {
   echo "/save $OUT/final.json"
 }
 
-script > "$OUT/script.txt"
 start=$(date +%s)
-"$BIN" --plain --ctx 384 --max-new 12 --seed 1 < "$OUT/script.txt" > "$OUT/stdout.txt" 2> "$OUT/stderr.txt" &
+if [ -n "$SECONDS_LIMIT" ]; then   # generated as the chat goes, so that it can stop on time
+  mkfifo "$OUT/script.fifo" 2>/dev/null || [ -p "$OUT/script.fifo" ] || { echo "FAIL: soak: cannot make a fifo in $OUT"; exit 1; }
+  script > "$OUT/script.fifo" &
+  "$BIN" --plain --ctx 384 --max-new 12 --seed 1 < "$OUT/script.fifo" > "$OUT/stdout.txt" 2> "$OUT/stderr.txt" &
+else
+  script > "$OUT/script.txt"
+  "$BIN" --plain --ctx 384 --max-new 12 --seed 1 < "$OUT/script.txt" > "$OUT/stdout.txt" 2> "$OUT/stderr.txt" &
+fi
 pid=$!
 echo "seconds,rss_kb,fds" > "$OUT/samples.csv"
 while kill -0 $pid 2>/dev/null; do
@@ -88,7 +99,7 @@ summary=$(awk -F, -v slack="$((SLACK + 2 * conv_kb))" 'NR > 1 { rss[++n] = $2; f
   }' "$OUT/samples.csv")
 mem_ok=$?
 users=$(grep -o '"role":"user"' "$OUT/final.json" 2>/dev/null | wc -l)
-echo "soak: $TURNS turns in ${secs}s, exit status $rc; $summary; final.json ($conv_kb kB) holds $users user messages" | tee "$OUT/summary.txt"
+echo "soak: $(cat "$OUT/turns" 2>/dev/null || echo "$TURNS") turns in ${secs}s, exit status $rc; $summary; final.json ($conv_kb kB) holds $users user messages" | tee "$OUT/summary.txt"
 [ $rc -eq 0 ] && echo "PASS: soak: gemmachat exited cleanly" || echo "FAIL: soak: gemmachat exited with status $rc (see $OUT/stderr.txt)"
 [ $mem_ok -eq 0 ] && echo "PASS: soak: memory and descriptors stay flat" || echo "FAIL: soak: memory or descriptors grew: $summary"
 [ "$users" -gt 0 ] && echo "PASS: soak: the conversation was saved and loaded back" || echo "FAIL: soak: $OUT/final.json holds no conversation"
