@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 #include <sys/types.h>
 #include "app/tr.h"
+#include "model/cfg_json.h"
 
 #define TR_FORMAT "gemmachat-transcript"
 #define TR_VERSION 2        /* 2 added settings.state and generation records; 1 is still read */
@@ -42,8 +43,6 @@ void tr_buf_put(tr_buf *b, const char *s, size_t n);
 
 /* tr_json.c: the JSON mapping of settings and messages, shared by the snapshot and the journal.
  * Readers leave *out cleared on failure; `where` starts each message ("FILE: messages[3]"). */
-/* Adds v under key (taking it); a NULL v counts as an allocation failure unless nullable (JSON null). */
-int tr_json_add(json_object *o, const char *key, json_object *v, int nullable);
 /* Length of the valid UTF-8 sequence at p (n bytes left); 0 if invalid. */
 size_t tr_utf8_len(const unsigned char *p, size_t n);
 json_object *tr_json_model(const tr_settings *s);      /* "model": {dir, config_sha256} */

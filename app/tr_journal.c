@@ -65,11 +65,11 @@ static int put(tr_journal *j, json_object *rec) {
 /* A record {"op": op, ...}; NULL when memory ran out. */
 static json_object *rec_new(const char *op) {
     json_object *r = json_object_new_object();
-    if (r && tr_json_add(r, "op", json_object_new_string(op), 0)) json_object_put(r), r = NULL;
+    if (r && cfg_json_add(r, "op", json_object_new_string(op), 0)) json_object_put(r), r = NULL;
     return r;
 }
 
-static int add(json_object *r, const char *key, json_object *v) { return tr_json_add(r, key, v, 0); }
+static int add(json_object *r, const char *key, json_object *v) { return cfg_json_add(r, key, v, 0); }
 
 static json_object *rec_n(const char *op, size_t n) {
     json_object *r = rec_new(op);

@@ -33,13 +33,7 @@ static int utf8_valid(const char *p, size_t n) {
     return 1;
 }
 
-int tr_json_add(json_object *o, const char *key, json_object *v, int nullable) {
-    if ((v || nullable) && !json_object_object_add(o, key, v)) return 0;
-    json_object_put(v);
-    return -1;
-}
-
-static int add(json_object *o, const char *key, json_object *v) { return tr_json_add(o, key, v, 0); }
+static int add(json_object *o, const char *key, json_object *v) { return cfg_json_add(o, key, v, 0); }
 
 /* json-c object for a byte string (any bytes, NUL included); NULL on allocation failure. */
 static json_object *bytes_obj(const char *p, size_t n) {
@@ -126,14 +120,14 @@ static json_object *num_obj(double x) {
 
 static int add_num(json_object *o, const char *key, double x) {
     json_object *v = num_obj(x);
-    return isfinite(x) && !v ? -1 : tr_json_add(o, key, v, 1);
+    return isfinite(x) && !v ? -1 : cfg_json_add(o, key, v, 1);
 }
 
 json_object *tr_json_ids(const int32_t *ids, size_t n) {
     json_object *a = json_object_new_array_ext((int)(n < INT32_MAX ? n : INT32_MAX));
     for (size_t i = 0; a && i < n; i++) {
-        json_object *v = json_object_new_int(ids[i]);   /* NULL would be written as null: a damaged id */
-        if (!v || json_object_array_add(a, v)) json_object_put(v), json_object_put(a), a = NULL;
+        /* a NULL id would be written as null: a damaged id */
+        if (cfg_json_push(a, json_object_new_int(ids[i]))) json_object_put(a), a = NULL;
     }
     return a;
 }
@@ -154,7 +148,7 @@ json_object *tr_json_settings(const tr_settings *s) {
               add(o, "seed", json_object_new_uint64(s->seed)) || add(o, "state", json_object_new_uint64(s->state)) ||
               add(o, "max_new", json_object_new_int(s->max_new)) ||
               add(o, "think", json_object_new_boolean(s->think != 0)) ||
-              tr_json_add(o, "system", s->system ? json_object_new_string(s->system) : NULL, s->system == NULL);
+              cfg_json_add(o, "system", s->system ? json_object_new_string(s->system) : NULL, s->system == NULL);
     if (bad) json_object_put(o), o = NULL;
     return o;
 }
@@ -178,7 +172,7 @@ static int same_text(const char *a, const char *b) { return a == b || (a && b &&
 int tr_json_put_gen(json_object *o, const tr_gen *g, const char *system) {
     if (!g->set) return 0;
     json_object *v = json_object_new_object();
-    if (tr_json_add(o, "generation", v, 0)) return -1;
+    if (cfg_json_add(o, "generation", v, 0)) return -1;
     return add_num(v, "temp", g->temp) || add(v, "top_k", json_object_new_int(g->top_k)) ||
                    add_num(v, "top_p", g->top_p) || add_num(v, "min_p", g->min_p) ||
                    add(v, "seed", json_object_new_uint64(g->seed)) ||
@@ -187,7 +181,7 @@ int tr_json_put_gen(json_object *o, const tr_gen *g, const char *system) {
                    add(v, "think", json_object_new_boolean(g->think != 0)) ||
                    add(v, "context_from", json_object_new_int(g->context_from)) ||
                    (!same_text(g->system, system) &&
-                    tr_json_add(v, "system", g->system ? json_object_new_string(g->system) : NULL, !g->system))
+                    cfg_json_add(v, "system", g->system ? json_object_new_string(g->system) : NULL, !g->system))
                ? -1
                : 0;
 }

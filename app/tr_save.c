@@ -26,10 +26,10 @@ static int serialize(const tr_transcript *t, const char *id, tr_buf *b) {
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     json_object *head = json_object_new_object();
-    if (!head || tr_json_add(head, "format", json_object_new_string(TR_FORMAT), 0) ||
-        tr_json_add(head, "version", json_object_new_int(TR_VERSION), 0) ||
-        tr_json_add(head, "id", json_object_new_string(id), 0) ||
-        tr_json_add(head, "saved", json_object_new_string(when), 0)) {
+    if (!head || cfg_json_add(head, "format", json_object_new_string(TR_FORMAT), 0) ||
+        cfg_json_add(head, "version", json_object_new_int(TR_VERSION), 0) ||
+        cfg_json_add(head, "id", json_object_new_string(id), 0) ||
+        cfg_json_add(head, "saved", json_object_new_string(when), 0)) {
         json_object_put(head);
         return -1;
     }

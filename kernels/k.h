@@ -25,6 +25,8 @@ typedef enum { K_F32 = 0, K_BF16, K_F16, K_Q8, K_Q4, K_NTYPES } k_type;
  * scales, and two consecutive blocks' quants are adjacent. */
 #define K_QBLOCK 32
 #define K_QGROUP 8
+#define K_Q8_BYTES 34      /* bytes per block: f16 d + 32 quants */
+#define K_Q4_BYTES 20      /* f16 d, f16 m + 16 bytes of nibbles */
 
 static inline uint16_t k_ld16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }   /* f16 as stored */
 
@@ -32,7 +34,7 @@ static inline uint16_t k_ld16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] 
 typedef struct { const uint8_t *d, *m, *q; } k_qref;
 static inline k_qref k_qblock(k_type t, const void *row, int64_t nb, int64_t i) {
     int64_t g = i / K_QGROUP, j = i % K_QGROUP, gs = nb - g * K_QGROUP < K_QGROUP ? nb - g * K_QGROUP : K_QGROUP;
-    const uint8_t *base = (const uint8_t *)row + g * K_QGROUP * (t == K_Q8 ? 34 : 20);
+    const uint8_t *base = (const uint8_t *)row + g * K_QGROUP * (t == K_Q8 ? K_Q8_BYTES : K_Q4_BYTES);
     if (t == K_Q8) return (k_qref){ base + 2 * j, NULL, base + 2 * gs + 32 * j };
     return (k_qref){ base + 2 * j, base + 2 * gs + 2 * j, base + 4 * gs + 16 * j };
 }

@@ -17,8 +17,8 @@ size_t k_row_bytes(k_type t, int64_t cols) {
     switch (t) {
     case K_F32: return (size_t)cols * 4;
     case K_BF16: case K_F16: return (size_t)cols * 2;
-    case K_Q8: return (size_t)(cols / K_QBLOCK) * 34;
-    case K_Q4: return (size_t)(cols / K_QBLOCK) * 20;
+    case K_Q8: return (size_t)(cols / K_QBLOCK) * K_Q8_BYTES;
+    case K_Q4: return (size_t)(cols / K_QBLOCK) * K_Q4_BYTES;
     default: return 0;
     }
 }

@@ -68,13 +68,13 @@ static inline __attribute__((always_inline)) void tile_run(const tile *tl, int64
             UNROLL for (int k = 0; k < R; k++) UNROLL for (int t = 0; t < T; t++)
                 acc[k][t] = _mm256_add_ps(acc[k][t], _mm256_setr_ps(mt[k][t], 0, 0, 0, 0, 0, 0, 0));
         }
-        /* this group's quants: after its m scales (and m mins), 32 or 16 bytes per block */
-        size_t qoff = (size_t)i * (q4 ? 20 : 34) + (size_t)m * (q4 ? 4 : 2);
+        const uint8_t *gq[4];            /* this group's quants, 16 or 32 bytes per block */
+        UNROLL for (int k = 0; k < R; k++) gq[k] = k_qblock(q4 ? K_Q4 : K_Q8, tl->w[k], nb, i).q;
         for (int j = 0; j < m; j++) {
             int64_t b = i + j;
             __m256i wv[4];
             UNROLL for (int k = 0; k < R; k++) {
-                const uint8_t *wq = (const uint8_t *)tl->w[k] + qoff + (size_t)j * (q4 ? 16 : 32);
+                const uint8_t *wq = gq[k] + (size_t)j * (q4 ? K_QBLOCK / 2 : K_QBLOCK);
                 wv[k] = q4 ? unpack_q4(wq) : _mm256_loadu_si256((const __m256i *)wq);
             }
             UNROLL for (int t = 0; t < T; t++) {
@@ -109,9 +109,9 @@ static void row_scales(const k_mat *W, int64_t r, float *d, float *m) {
     const uint8_t *row = (const uint8_t *)W->data + (size_t)r * k_row_bytes(W->type, W->cols);
     int q4 = W->type == K_Q4;
     for (; i + 8 <= nb; i += 8) {
-        const uint8_t *g = row + (size_t)i * (q4 ? 20 : 34);
-        _mm256_storeu_ps(d + i, ld_h8(g));
-        if (q4) _mm256_storeu_ps(m + i, ld_h8(g + 16));
+        k_qref g = k_qblock(W->type, row, nb, i);
+        _mm256_storeu_ps(d + i, ld_h8(g.d));
+        if (q4) _mm256_storeu_ps(m + i, ld_h8(g.m));
     }
     for (; i < nb; i++) {
         k_qref b = k_qblock(W->type, row, nb, i);

@@ -151,12 +151,14 @@ static void rows_bf16(const uint16_t *W, int64_t n, const float *x, int64_t r0, 
 static void rows_q8(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int64_t r1, float *y) {
     _Alignas(32) float sc[4][8];
     int64_t r = r0, nb8 = nb / 8 * 8;
-    size_t rb = (size_t)nb * 34;
+    size_t rb = (size_t)nb * K_Q8_BYTES;
     for (; r + 4 <= r1; r += 4) {
         const uint8_t *w0 = W + r * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t i = 0; i < nb8; i += 8) {
-            const uint8_t *g0 = w0 + i * 34, *g1 = w1 + i * 34, *g2 = w2 + i * 34, *g3 = w3 + i * 34;
+            /* full groups (k.h): 8 scales at g, the quants at g + 16 */
+            const uint8_t *g0 = w0 + i * K_Q8_BYTES, *g1 = w1 + i * K_Q8_BYTES, *g2 = w2 + i * K_Q8_BYTES,
+                          *g3 = w3 + i * K_Q8_BYTES;
             PF4(g0, g1, g2, g3, 272);
             __m256 xd = _mm256_loadu_ps(x->d + i);
             _mm256_store_ps(sc[0], _mm256_mul_ps(ld_h8(g0), xd));
@@ -228,7 +230,7 @@ static inline __m256 tail_pair_q4(const uint8_t *row, int64_t nb, int64_t i, con
 #define Q4_STACK 32768
 static void rows_q4(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int64_t r1, float *y) {
     int64_t r = r0, nb8 = nb / 8 * 8;
-    size_t rb = (size_t)nb * 20;
+    size_t rb = (size_t)nb * K_Q4_BYTES;
     _Alignas(32) int8_t stack[Q4_STACK];
     int64_t npb = nb / 2 * 2;          /* blocks that go in pairs */
     int8_t *xp = npb * K_QBLOCK <= Q4_STACK ? stack : malloc((size_t)(npb * K_QBLOCK));
@@ -247,7 +249,9 @@ static void rows_q4(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         float mt[4] = { 0, 0, 0, 0 };
         for (int64_t i = 0; i < nb8; i += 8) {
-            const uint8_t *g0 = w0 + i * 20, *g1 = w1 + i * 20, *g2 = w2 + i * 20, *g3 = w3 + i * 20;
+            /* full groups (k.h): 8 scales at g, 8 mins at g + 16, the quants at g + 32 */
+            const uint8_t *g0 = w0 + i * K_Q4_BYTES, *g1 = w1 + i * K_Q4_BYTES, *g2 = w2 + i * K_Q4_BYTES,
+                          *g3 = w3 + i * K_Q4_BYTES;
             PF4(g0, g1, g2, g3, 160);
             __m256 xd = _mm256_loadu_ps(x->d + i), xds = _mm256_loadu_ps(x->ds + i);
             __m256 s0 = _mm256_mul_ps(ld_h8(g0), xd), s1 = _mm256_mul_ps(ld_h8(g1), xd);

@@ -181,6 +181,18 @@ int cfg_json_bool(const json_object *o, const char *key, int *out, const char *f
     return 0;
 }
 
+int cfg_json_add(json_object *o, const char *key, json_object *v, int nullable) {
+    if ((v || nullable) && !json_object_object_add(o, key, v)) return 0;
+    json_object_put(v);
+    return -1;
+}
+
+int cfg_json_push(json_object *a, json_object *v) {
+    if (v && !json_object_array_add(a, v)) return 0;
+    json_object_put(v);
+    return -1;
+}
+
 /* Whether b, parsed from the text of a, says the same: json_object_equal, except that a number
  * written without a fraction ("0", "1234") reads back as an integer. */
 static int same_json(json_object *a, json_object *b) {

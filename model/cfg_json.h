@@ -18,6 +18,12 @@ int cfg_json_parse(json_object **out, const char *text, size_t len, int depth, i
  * (malloc'd, or NULL when none was found verbatim). */
 size_t cfg_json_members(const char *text, size_t len, char **dup);
 
+/* Builders that take ownership of v: added under key / appended, or freed on failure (-1).  A NULL v
+ * counts as an allocation failure, unless nullable (it is then written as JSON null), so a document
+ * built under memory pressure is whole or refused, never missing a member. */
+int cfg_json_add(json_object *o, const char *key, json_object *v, int nullable);
+int cfg_json_push(json_object *a, json_object *v);
+
 /* o as plain JSON text (owned by o), or NULL when out of memory.  json-c does not report every
  * allocation that fails while it prints (a member or part of a string is then left out), so the text
  * is parsed back and compared with o before anyone writes it to a file. */

@@ -63,38 +63,24 @@ static void data_order(const st_tensor *ts, size_t n, size_t *order) {
             if (st_dtype_size(ts[i].dtype) == esz) order[k++] = i;
 }
 
-/* json-c builders that take ownership of v and fail (freeing it) when it is NULL or cannot be added:
- * an allocation failure anywhere then means no header rather than a header missing a field. */
-static int put(json_object *o, const char *key, json_object *v) {
-    if (v && json_object_object_add(o, key, v) == 0) return 0;
-    json_object_put(v);
-    return -1;
-}
-
-static int push(json_object *a, json_object *v) {
-    if (v && json_object_array_add(a, v) == 0) return 0;
-    json_object_put(v);
-    return -1;
-}
-
 static int put_tensor(json_object *h, const st_tensor *t, uint64_t off) {
     json_object *e = json_object_new_object(), *shape = json_object_new_array(), *offs = json_object_new_array();
     int bad = !shape || !offs;
-    for (int d = 0; !bad && d < t->ndim; d++) bad = push(shape, json_object_new_int64(t->shape[d]));
-    bad = bad || push(offs, json_object_new_uint64(off)) || push(offs, json_object_new_uint64(off + t->nbytes));
+    for (int d = 0; !bad && d < t->ndim; d++) bad = cfg_json_push(shape, json_object_new_int64(t->shape[d]));
+    bad = bad || cfg_json_push(offs, json_object_new_uint64(off)) || cfg_json_push(offs, json_object_new_uint64(off + t->nbytes));
     if (bad || !e) {
         json_object_put(shape);
         json_object_put(offs);
         json_object_put(e);
         return -1;
     }
-    /* | rather than ||: each put owns its value, so all three must run */
-    if (put(e, "dtype", json_object_new_string(st_dtype_name(t->dtype))) | put(e, "shape", shape) |
-        put(e, "data_offsets", offs)) {
+    /* | rather than ||: each add owns its value, so all three must run */
+    if (cfg_json_add(e, "dtype", json_object_new_string(st_dtype_name(t->dtype)), 0) | cfg_json_add(e, "shape", shape, 0) |
+        cfg_json_add(e, "data_offsets", offs, 0)) {
         json_object_put(e);
         return -1;
     }
-    return put(h, t->name, e);
+    return cfg_json_add(h, t->name, e, 0);
 }
 
 /* The header text, padded with spaces to a multiple of 8 so the data region starts aligned. */
@@ -103,8 +89,8 @@ static char *build_header(const char *path, const st_tensor *ts, size_t n, const
     uint64_t *offs = malloc((n ? n : 1) * sizeof *offs), at = 0;
     json_object *h = json_object_new_object(), *meta = json_object_new_object();
     char *out = NULL;
-    if (!offs || !h || !meta || put(meta, "format", json_object_new_string("pt"))) goto done;
-    int bad = put(h, "__metadata__", meta);
+    if (!offs || !h || !meta || cfg_json_add(meta, "format", json_object_new_string("pt"), 0)) goto done;
+    int bad = cfg_json_add(h, "__metadata__", meta, 0);
     meta = NULL;
     if (bad) goto done;
     for (size_t k = 0; k < n; k++) {

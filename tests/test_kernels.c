@@ -151,7 +151,7 @@ static void test_row_to_f32(void) {
     qx[32 * 8 + 3] = NAN;
     bad = 0;
     for (int t = K_Q8; t <= K_Q4 && k_have_avx2(); t++) {
-        unsigned char ra[NB * 34], rb[NB * 34];
+        unsigned char ra[NB * K_Q8_BYTES], rb[NB * K_Q8_BYTES];
         memset(ra, 0, sizeof ra);
         memset(rb, 0, sizeof rb);
         k_quantize_row_ref((k_type)t, qx, NB * 32, ra);
@@ -162,7 +162,7 @@ static void test_row_to_f32(void) {
 
     /* Quantized rows: error within half a step; an all-zero block decodes to zeros. */
     float z[64] = { 0 };
-    uint8_t q8[2 * 34], q4[2 * 20];
+    uint8_t q8[2 * K_Q8_BYTES], q4[2 * K_Q4_BYTES];
     k_quantize_row(K_Q8, z, 64, q8);
     k_quantize_row(K_Q4, z, 64, q4);
     k_mat m8 = { K_Q8, 1, 64, q8 }, m4 = { K_Q4, 1, 64, q4 };
