@@ -101,16 +101,17 @@ static int b64_decode(const char *s, size_t n, char **out, size_t *len) {
 
 /* Numbers are written in their shortest exact form, in the C locale whatever the program's locale
  * (a "," decimal point would not be JSON); non-finite ones (the chat's "model default") as null.
- * The sampler works in single precision, so a value that is exactly a float (0.7f) is written as
- * that float's shortest form ("0.7", not "0.69999998807907104"): it reads back as the same float. */
-static json_object *num_obj(double x) {
+ * The sampler works in single precision, so a sampler setting (single) that is exactly a float
+ * (0.7f) is written as that float's shortest form ("0.7", not "0.69999998807907104"): it reads back
+ * as the same float.  Timings are doubles and must read back as themselves. */
+static json_object *num_obj(double x, int single) {
     if (!isfinite(x)) return NULL;
     locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0), old = c ? uselocale(c) : (locale_t)0;
     char b[40];
     int p = 6;
-    if ((double)(float)x == x)
+    if (single && (double)(float)x == x)
         while (p < 9 && (snprintf(b, sizeof b, "%.*g", p, x), strtof(b, NULL) != (float)x)) p++;
-    if ((double)(float)x != x)
+    else
         for (p = 15; p < 17 && (snprintf(b, sizeof b, "%.*g", p, x), strtod(b, NULL) != x); p++) {}
     snprintf(b, sizeof b, "%.*g", p, x);
     double written = strtod(b, NULL);   /* the value the text reads back as (tr_json_line compares) */
@@ -118,10 +119,13 @@ static json_object *num_obj(double x) {
     return json_object_new_double_s(written, b);
 }
 
-static int add_num(json_object *o, const char *key, double x) {
-    json_object *v = num_obj(x);
+static int add_real(json_object *o, const char *key, double x, int single) {
+    json_object *v = num_obj(x, single);
     return isfinite(x) && !v ? -1 : cfg_json_add(o, key, v, 1);
 }
+
+static int add_setting(json_object *o, const char *key, double x) { return add_real(o, key, x, 1); }
+static int add_num(json_object *o, const char *key, double x) { return add_real(o, key, x, 0); }
 
 json_object *tr_json_ids(const int32_t *ids, size_t n) {
     json_object *a = json_object_new_array_ext((int)(n < INT32_MAX ? n : INT32_MAX));
@@ -143,8 +147,8 @@ json_object *tr_json_model(const tr_settings *s) {
 json_object *tr_json_settings(const tr_settings *s) {
     json_object *o = json_object_new_object();
     if (!o) return NULL;
-    int bad = add_num(o, "temp", s->temp) || add(o, "top_k", json_object_new_int(s->top_k)) ||
-              add_num(o, "top_p", s->top_p) || add_num(o, "min_p", s->min_p) ||
+    int bad = add_setting(o, "temp", s->temp) || add(o, "top_k", json_object_new_int(s->top_k)) ||
+              add_setting(o, "top_p", s->top_p) || add_setting(o, "min_p", s->min_p) ||
               add(o, "seed", json_object_new_uint64(s->seed)) || add(o, "state", json_object_new_uint64(s->state)) ||
               add(o, "max_new", json_object_new_int(s->max_new)) ||
               add(o, "think", json_object_new_boolean(s->think != 0)) ||
@@ -173,8 +177,8 @@ int tr_json_put_gen(json_object *o, const tr_gen *g, const char *system) {
     if (!g->set) return 0;
     json_object *v = json_object_new_object();
     if (cfg_json_add(o, "generation", v, 0)) return -1;
-    return add_num(v, "temp", g->temp) || add(v, "top_k", json_object_new_int(g->top_k)) ||
-                   add_num(v, "top_p", g->top_p) || add_num(v, "min_p", g->min_p) ||
+    return add_setting(v, "temp", g->temp) || add(v, "top_k", json_object_new_int(g->top_k)) ||
+                   add_setting(v, "top_p", g->top_p) || add_setting(v, "min_p", g->min_p) ||
                    add(v, "seed", json_object_new_uint64(g->seed)) ||
                    add(v, "state", json_object_new_uint64(g->state)) ||
                    add(v, "max_new", json_object_new_int(g->max_new)) ||

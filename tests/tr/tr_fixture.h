@@ -18,7 +18,9 @@ static inline int fx_msg(tr_transcript *t, tr_role role, const char *text, size_
     tr_message m = {.role = role, .text = (char *)text, .len = len, .ids = ids, .n_ids = (size_t)n_ids};
     snprintf(m.stop, sizeof m.stop, "%s", stop);
     m.prefill_new = 17, m.prefill_cached = 230, m.thought_tokens = role == TR_MODEL ? 3 : 0;
-    m.prefill_ms = 12.25, m.gen_ms = 1234.5;
+    /* a timing that happens to be exactly a float, whose float-shortest text ("4.66926") would read
+     * back as another double: timings must keep all their digits (a flaky CI run found this) */
+    m.prefill_ms = 12.25, m.gen_ms = (double)4.66926f;
     return tr_append(t, &m);
 }
 
