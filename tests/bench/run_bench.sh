@@ -27,6 +27,14 @@ mkdir -p "$DIR/cache" || exit 1
 results="$DIR/results-$(date +%Y%m%d-%H%M%S).jsonl"
 
 quant_opt() { [ "$1" = bf16 ] && echo "" || echo "--quant $1"; }
+drop() { for f in "$@"; do [ -f "$f" ] && dd if="$f" iflag=nocache count=0 status=none 2>/dev/null; done; }
+# One short unmeasured run: builds the q8/q4 cache and brings the weights into memory.
+warm() {
+  echo "warm-up: $1 $2" >&2
+  # shellcheck disable=SC2046
+  "$T" bench --model "$DIR/$1" $(quant_opt "$2") --cache-dir "$DIR/cache" --threads "$THREADS" \
+    --prompt 8 --gen 2 --bw-mib 64 --json >/dev/null || exit 1
+}
 
 for shape in $SHAPES; do
   if [ ! -f "$DIR/$shape/config.json" ]; then   # synth writes config.json last
@@ -35,16 +43,13 @@ for shape in $SHAPES; do
   fi
   # Start from a cold page cache for this shape (its checkpoint and the cached q8/q4 weights), as after
   # `synth` or a reboot: pages cached earlier by other readers may sit in 4 KB folios, which stay that
-  # size and cost up to a fifth of the decode speed (docs/perf.md).  The warm-up runs read them back.
-  for f in "$DIR/$shape"/*.safetensors "$DIR"/cache/*.gcq; do
-    [ -f "$f" ] && dd if="$f" iflag=nocache count=0 status=none 2>/dev/null
-  done
-  for q in $QUANTS; do
-    echo "warm-up: $shape $q" >&2
-    # shellcheck disable=SC2046
-    "$T" bench --model "$DIR/$shape" $(quant_opt "$q") --cache-dir "$DIR/cache" --threads "$THREADS" \
-      --prompt 8 --gen 2 --bw-mib 64 --json >/dev/null || exit 1
-  done
+  # size and cost up to a fifth of the decode speed (docs/perf.md).  The warm-up runs read them back:
+  # the q8/q4 ones first, since building a cache leaves part of the checkpoint in 4 KB folios; then the
+  # checkpoint is dropped once more, so that the bf16 runs read it as a fresh start would.
+  drop "$DIR/$shape"/*.safetensors "$DIR"/cache/*.gcq
+  for q in $QUANTS; do [ "$q" = bf16 ] || warm "$shape" "$q"; done
+  drop "$DIR/$shape"/*.safetensors
+  for q in $QUANTS; do [ "$q" = bf16 ] && warm "$shape" "$q"; done
   r=1
   while [ "$r" -le "$ROUNDS" ]; do
     for q in $QUANTS; do
