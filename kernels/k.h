@@ -96,8 +96,13 @@ void k_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
 float k_gelu_tanh(float x);
 void k_gelu_mul(float *g, const float *u, int64_t n);                /* g = gelu(g) * u */
 void k_softmax(float *x, int64_t n);
-/* NeoX rotate-half RoPE on one head of d dims: pairs (i, i+d/2), angle pos*inv_freq[i], i < d/2. */
-void k_rope_neox(float *x, int64_t d, const float *inv_freq, int64_t pos);
+void k_softcap(float *x, int64_t n, float cap);                      /* x = tanh(x / cap) * cap */
+/* Index of the first maximum, NaNs never chosen (but for x[0], which wins when it is NaN). */
+int64_t k_argmax(const float *x, int64_t n);
+/* NeoX rotate-half RoPE on heads of d dims: pairs (i, i+d/2) turned by pos*inv_freq[i], i < d/2.
+ * The table (cs[i] = cos, cs[d/2 + i] = sin) is made once per position and serves every head. */
+void k_rope_table(float *cs, int64_t d, const float *inv_freq, int64_t pos);
+void k_rope_apply(float *x, int64_t d, const float *cs);
 
 /* ---- memory bandwidth -------------------------------------------------------------------- */
 /* Reads `bytes` of buf reps times, split over p (per thread 8 AVX2 accumulators over 4 streams);
@@ -141,5 +146,9 @@ void k_gelu_mul_ref(float *g, const float *u, int64_t n);
 void k_gelu_mul_avx2(float *g, const float *u, int64_t n);
 void k_softmax_ref(float *x, int64_t n);
 void k_softmax_avx2(float *x, int64_t n);
+void k_softcap_ref(float *x, int64_t n, float cap);
+void k_softcap_avx2(float *x, int64_t n, float cap);
+int64_t k_argmax_ref(const float *x, int64_t n);
+int64_t k_argmax_avx2(const float *x, int64_t n);
 
 #endif

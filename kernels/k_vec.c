@@ -37,6 +37,17 @@ void k_softmax_ref(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }
 
+void k_softcap_ref(float *x, int64_t n, float cap) {
+    for (int64_t i = 0; i < n; i++) x[i] = tanhf(x[i] / cap) * cap;
+}
+
+int64_t k_argmax_ref(const float *x, int64_t n) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
 float k_dot(const float *a, const float *b, int64_t n) {
     return k_have_avx2() ? k_dot_avx2(a, b, n) : k_dot_ref(a, b, n);
 }
@@ -56,6 +67,15 @@ void k_softmax(float *x, int64_t n) {
     else k_softmax_ref(x, n);
 }
 
+void k_softcap(float *x, int64_t n, float cap) {
+    if (k_have_avx2()) k_softcap_avx2(x, n, cap);
+    else k_softcap_ref(x, n, cap);
+}
+
+int64_t k_argmax(const float *x, int64_t n) {
+    return k_have_avx2() ? k_argmax_avx2(x, n) : k_argmax_ref(x, n);
+}
+
 void k_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
     if (n <= 0) return;
     float ss = k_dot(x, x, n);
@@ -63,12 +83,21 @@ void k_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
     for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
 }
 
-void k_rope_neox(float *x, int64_t d, const float *inv_freq, int64_t pos) {
+/* The angle is rounded to float as the reference does, then turned in double: at positions in the
+ * tens of thousands a float sine would be off in the third digit. */
+void k_rope_table(float *cs, int64_t d, const float *inv_freq, int64_t pos) {
     int64_t h = d / 2;
     for (int64_t i = 0; i < h; i++) {
         float ang = (float)pos * inv_freq[i];
-        float c = (float)cos((double)ang), s = (float)sin((double)ang);
-        float a = x[i], b = x[i + h];
+        cs[i] = (float)cos((double)ang);
+        cs[h + i] = (float)sin((double)ang);
+    }
+}
+
+void k_rope_apply(float *x, int64_t d, const float *cs) {
+    int64_t h = d / 2;
+    for (int64_t i = 0; i < h; i++) {
+        float a = x[i], b = x[i + h], c = cs[i], s = cs[h + i];
         x[i] = a * c - b * s;
         x[i + h] = b * c + a * s;
     }

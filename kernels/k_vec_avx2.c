@@ -94,3 +94,35 @@ void k_softmax_avx2(float *x, int64_t n) {
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     for (; i < n; i++) x[i] *= 1.0f / s;
 }
+
+/* tanh(y) = 1 - 2 / (exp(2y) + 1): exact limits at both ends (exp8 saturates), absolute error a
+ * few float ulps of 1, which is what the logits need; NaN stays NaN. */
+void k_softcap_avx2(float *x, int64_t n, float cap) {
+    const __m256 vc = _mm256_set1_ps(cap), one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i), y = _mm256_div_ps(v, vc);
+        __m256 t = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(exp8(_mm256_add_ps(y, y)), one)));
+        _mm256_storeu_ps(x + i, _mm256_blendv_ps(_mm256_mul_ps(t, vc), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+    }
+    k_softcap_ref(x + i, n - i, cap);
+}
+
+/* Two passes: the maximum (max_ps passes over NaN in its first operand), then its first index. */
+int64_t k_argmax_avx2(const float *x, int64_t n) {
+    if (n < 16 || x[0] != x[0]) return k_argmax_ref(x, n);
+    __m256 m = _mm256_loadu_ps(x);
+    m = _mm256_blendv_ps(m, _mm256_set1_ps(x[0]), _mm256_cmp_ps(m, m, _CMP_UNORD_Q));
+    int64_t i = 8;
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(_mm256_loadu_ps(x + i), m);
+    float mx = hmax(m);
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    __m256 vm = _mm256_set1_ps(mx);
+    for (i = 0; i + 8 <= n; i += 8) {
+        int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vm, _CMP_EQ_OQ));
+        if (hit) return i + __builtin_ctz((unsigned)hit);
+    }
+    for (; i < n; i++)
+        if (x[i] == mx) return i;
+    return 0;
+}

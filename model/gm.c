@@ -97,26 +97,24 @@ static void attention(gm_session *s, int l, int T, int p0) {
         if (own) linear(s, &ly->k, s->a, T, s->k);
         if (own && ly->v.data) linear(s, &ly->v, s->a, T, s->v);
     }
-    for (int t = 0; t < T; t++)
+    if (own && !ly->v.data) memcpy(s->v, s->k, (size_t)T * nkv * d * sizeof(float));   /* V = raw K */
+    for (int t = 0; t < T; t++) {
+        k_rope_table(s->rope, d, ly->inv_freq, p0 + t);
         for (int n = 0; n < nq; n++) {                                             /* 6 */
             float *q = s->q + ((size_t)t * nq + n) * d;
             k_rmsnorm(q, q, ly->q_norm, d, eps);
-            k_rope_neox(q, d, ly->inv_freq, p0 + t);
+            k_rope_apply(q, d, s->rope);
         }
-    if (own) {                                                                     /* 7 */
-        if (!ly->v.data) memcpy(s->v, s->k, (size_t)T * nkv * d * sizeof(float));  /* V = raw K */
-        int cap = s->cap[l];
-        for (int t = 0; t < T; t++) {
-            size_t slot = (size_t)((p0 + t) % cap) * nkv * d;
-            for (int g = 0; g < nkv; g++) {
-                float *k = s->k + ((size_t)t * nkv + g) * d, *v = s->v + ((size_t)t * nkv + g) * d;
-                k_rmsnorm(k, k, ly->k_norm, d, eps);
-                k_rope_neox(k, d, ly->inv_freq, p0 + t);
-                k_rmsnorm(v, v, NULL, d, eps);
-            }
-            memcpy(s->kc[l] + slot, s->k + (size_t)t * nkv * d, (size_t)nkv * d * sizeof(float));
-            memcpy(s->vc[l] + slot, s->v + (size_t)t * nkv * d, (size_t)nkv * d * sizeof(float));
+        if (!own) continue;
+        for (int g = 0; g < nkv; g++) {                                            /* 7 */
+            float *k = s->k + ((size_t)t * nkv + g) * d, *v = s->v + ((size_t)t * nkv + g) * d;
+            k_rmsnorm(k, k, ly->k_norm, d, eps);
+            k_rope_apply(k, d, s->rope);
+            k_rmsnorm(v, v, NULL, d, eps);
         }
+        size_t slot = (size_t)((p0 + t) % s->cap[l]) * nkv * d;
+        memcpy(s->kc[l] + slot, s->k + (size_t)t * nkv * d, (size_t)nkv * d * sizeof(float));
+        memcpy(s->vc[l] + slot, s->v + (size_t)t * nkv * d, (size_t)nkv * d * sizeof(float));
     }
     attn_job job = {s, ly, l, T, p0};
     int64_t keys = c->type[l] == CFG_SLIDING && c->sliding_window < p0 + T ? c->sliding_window : p0 + T;
@@ -269,7 +267,7 @@ static void logits(gm_session *s, int first, int T, float *out) {
     linear(s, &m->head, s->a, (int)n, out);
     if (c->final_softcap > 0) {
         float cap = (float)c->final_softcap;
-        for (int64_t i = 0; i < n * V; i++) out[i] = tanhf(out[i] / cap) * cap;
+        k_softcap(out, n * V, cap);
     }
 }
 

@@ -19,6 +19,7 @@ struct gm_session {
     float *pg;                 /* [T, P] */
     float *ple_row;            /* [L*P] one row of the per-layer embedding table */
     float *raw;                /* [max(H, L*P)] a table row as stored, before widening */
+    float *rope;               /* [d] one position's RoPE table (k_rope_table) */
     float *router;             /* MoE: [T, E] router probabilities */
     float *xe, *xg, *acc;      /* MoE: [T, H] expert input, gathered rows, weighted expert sum */
     int *pick, *rows;          /* MoE: [T, k] chosen experts; [T] rows routed to one expert */

@@ -45,8 +45,8 @@ int gm_session_create(gm_session **out, gm_model *m, int ctx, int rewind, char *
     size_t LP = (size_t)c->n_layers * (size_t)c->ple_dim;
     size_t I = (size_t)gm_max_inter(m), Q = (size_t)gm_max_q(m), KV = (size_t)gm_max_kv(m);
     s->threads = k_pool_threads(m->pool);
-    float **bufs[] = {&s->h, &s->a, &s->o, &s->y, &s->y1, &s->q, &s->k, &s->v, &s->att, &s->g, &s->u, &s->ple, &s->pg, &s->ple_row, &s->raw};
-    size_t sizes[] = {T * H, T * H, T * H, T * H, T * H, T * Q, T * KV, T * KV, T * Q, T * I, T * I, T * LP + 1, T * (size_t)c->ple_dim + 1, LP + 1, (LP > H ? LP : H) + 1};
+    float **bufs[] = {&s->h, &s->a, &s->o, &s->y, &s->y1, &s->q, &s->k, &s->v, &s->att, &s->g, &s->u, &s->ple, &s->pg, &s->ple_row, &s->raw, &s->rope};
+    size_t sizes[] = {T * H, T * H, T * H, T * H, T * H, T * Q, T * KV, T * KV, T * Q, T * I, T * I, T * LP + 1, T * (size_t)c->ple_dim + 1, LP + 1, (LP > H ? LP : H) + 1, Q};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         if (!(*bufs[i] = malloc(sizes[i] * sizeof(float)))) goto oom;
     if (c->moe) {
@@ -80,7 +80,7 @@ void gm_session_free(gm_session *s) {
         if (s->vc) free(s->vc[l]);
     }
     free(s->kc); free(s->vc); free(s->cap);
-    float *bufs[] = {s->h, s->a, s->o, s->y, s->y1, s->q, s->k, s->v, s->att, s->g, s->u, s->ple, s->pg, s->ple_row, s->raw, s->router, s->xe, s->xg, s->acc, s->pick_w, s->row_w};
+    float *bufs[] = {s->h, s->a, s->o, s->y, s->y1, s->q, s->k, s->v, s->att, s->g, s->u, s->ple, s->pg, s->ple_row, s->raw, s->rope, s->router, s->xe, s->xg, s->acc, s->pick_w, s->row_w};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     if (s->scores)
         for (int t = 0; t < s->threads; t++) free(s->scores[t]);

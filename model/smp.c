@@ -1,6 +1,7 @@
 /* Sampling: temperature, then top-k, top-p (nucleus) and min-p over the surviving candidates, in
  * that order (as transformers applies them); a seeded splitmix64 stream makes runs repeatable. */
 #include "model/smp.h"
+#include "kernels/k.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -49,12 +50,7 @@ static double next_uniform(smp_sampler *s) {
     return (double)(z >> 11) * (1.0 / 9007199254740992.0);
 }
 
-int smp_argmax(const float *logits, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (logits[i] > logits[best]) best = i;
-    return best;
-}
+int smp_argmax(const float *logits, int n) { return (int)k_argmax(logits, n); }
 
 static int by_value_desc(const void *a, const void *b) {
     const cand *x = a, *y = b;

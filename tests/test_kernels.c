@@ -478,7 +478,9 @@ static void test_rope(void) {
     for (size_t k = 0; k < 5; k++) {
         double n0 = 0, n1 = 0;
         for (int i = 0; i < d; i++) { x[i] = x0[i] = grand(); n0 += (double)x[i] * x[i]; }
-        k_rope_neox(x, d, inv, poss[k]);
+        float cs[256];
+        k_rope_table(cs, d, inv, poss[k]);
+        k_rope_apply(x, d, cs);
         for (int i = 0; i < 128; i++) {
             double ang = (double)((float)poss[k] * inv[i]);
             double a = x0[i] * cos(ang) - x0[i + 128] * sin(ang), b = x0[i + 128] * cos(ang) + x0[i] * sin(ang);
@@ -490,8 +492,46 @@ static void test_rope(void) {
     T_CHECK(worst < 1e-5 && norm_err < 1e-5, "rope_neox matches the direct formula and keeps the norm", "err %g %g",
             worst, norm_err);
     for (int i = 0; i < d; i++) x[i] = x0[i];
-    k_rope_neox(x, d, inv, 0);
+    float cs0[256];
+    k_rope_table(cs0, d, inv, 0);
+    k_rope_apply(x, d, cs0);
     T_CHECK(memcmp(x, x0, sizeof x) == 0, "rope at position 0 is the identity", "%s", "changed");
+}
+
+/* Softcap and argmax, which run over the whole vocabulary once per token. */
+static void test_logit_ops(void) {
+    enum { N = 1003 };
+    static float a[N], b[N], c[N];
+    int simd = k_have_avx2();
+    double worst = 0;
+    for (int i = 0; i < N; i++) a[i] = b[i] = c[i] = grand() * (i % 7 == 0 ? 200.0f : 20.0f);
+    a[5] = b[5] = c[5] = 1e-6f;
+    a[9] = b[9] = c[9] = -1e30f;
+    k_softcap_ref(a, N, 30.0f);
+    if (simd) k_softcap_avx2(b, N, 30.0f);
+    k_softcap(c, N, 30.0f);
+    for (int i = 0; i < N; i++) worst = fmax(worst, fmax(fabs(a[i] - b[i]) * simd, fabs(a[i] - c[i])));
+    T_CHECK(worst < 2e-5 && fabsf(a[9] + 30.0f) < 1e-5f, "softcap: SIMD matches tanhf within 2e-5 of the cap's scale",
+            "max err %g", worst);
+    float nan8[9] = { 1, 2, NAN, 4, 5, 6, 7, 8, 9 };
+    k_softcap(nan8, 9, 30.0f);
+    T_CHECK(isnan(nan8[2]) && fabsf(nan8[1] - tanhf(2.0f / 30) * 30) < 1e-5f, "softcap keeps a NaN a NaN", "%g", nan8[2]);
+
+    int bad = 0;
+    for (int n = 1; n < 80; n++)
+        for (int trial = 0; trial < 20; trial++) {
+            float v[80];
+            for (int i = 0; i < n; i++) v[i] = (float)(int)(grand() * 3);      /* many ties */
+            if (trial % 4 == 1) v[(trial * 7) % n] = NAN;
+            if (trial % 4 == 2) v[0] = NAN;
+            if (trial % 4 == 3) for (int i = 0; i < n; i++) v[i] = -INFINITY;
+            int64_t want = k_argmax_ref(v, n);
+            bad += k_argmax(v, n) != want || (simd && k_argmax_avx2(v, n) != want);
+        }
+    float mono[40];
+    for (int i = 0; i < 40; i++) mono[i] = (float)(i % 23);
+    T_CHECK(bad == 0 && k_argmax_ref(mono, 40) == 22, "argmax: SIMD picks the first maximum as the scalar loop does",
+            "%d differ", bad);
 }
 
 static void test_bandwidth(void) {
@@ -529,6 +569,7 @@ int main(void) {
     test_matmul();
     test_vec();
     test_rope();
+    test_logit_ops();
     test_bandwidth();
     k_pool_free(pool_ref);
     k_pool_free(pool_simd);
