@@ -36,6 +36,7 @@ typedef struct {
     const void *w[4];
     const float *dw[4], *mw[4];
     const int8_t *xq[2];
+    const int8_t *xp[2];             /* q4: the tokens' activations arranged in pairs (rows_q4's layout) */
     const float *xd[2], *xds[2];
     float *y[2];                     /* where row 0's result for each token goes */
 } tile;
@@ -70,7 +71,21 @@ static inline __attribute__((always_inline)) void tile_run(const tile *tl, int64
         }
         const uint8_t *gq[4];            /* this group's quants, 16 or 32 bytes per block */
         UNROLL for (int k = 0; k < R; k++) gq[k] = k_qblock(q4 ? K_Q4 : K_Q8, tl->w[k], nb, i).q;
-        for (int j = 0; j < m; j++) {
+        int j = 0;
+        if (q4)                          /* pairs of blocks (k_avx2.h) */
+            for (; j + 1 < m; j += 2) {
+                int64_t b = i + j;
+                __m256i idx = _mm256_setr_epi32(j, j, j, j, j + 1, j + 1, j + 1, j + 1);
+                UNROLL for (int k = 0; k < R; k++) {
+                    __m256i lo, hi;        /* unpacked once for T tokens */
+                    pair_unpack(gq[k] + (size_t)j * (K_QBLOCK / 2), &lo, &hi);
+                    UNROLL for (int t = 0; t < T; t++) {
+                        __m256 sv = _mm256_permutevar8x32_ps(_mm256_load_ps(sc[k][t]), idx);
+                        acc[k][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pair_dot(lo, hi, tl->xp[t] + b * K_QBLOCK)), sv, acc[k][t]);
+                    }
+                }
+            }
+        for (; j < m; j++) {
             int64_t b = i + j;
             __m256i wv[4];
             UNROLL for (int k = 0; k < R; k++) {
@@ -134,6 +149,14 @@ void k_rows_x8n_avx2(const k_mat *W, const k_x8 *x, int64_t n, int64_t r0, int64
         { { tile_q8_1x1, tile_q8_1x2 }, { tile_q8_4x1, tile_q8_4x2 } },
         { { tile_q4_1x1, tile_q4_1x2 }, { tile_q4_4x1, tile_q4_4x2 } },
     };
+    int64_t npb = nb / 2 * 2;           /* q4: blocks that go in pairs */
+    int8_t *xp = q4 ? malloc((size_t)(n * npb * K_QBLOCK) + 1) : NULL;
+    if (q4 && !xp) {
+        free(sc);
+        k_rows_x8n_ref(W, x, n, r0, r1, Y, ldy);
+        return;
+    }
+    for (int64_t t = 0; q4 && t < n; t++) pairs_x8(x->q + t * nb * K_QBLOCK, npb, xp + t * npb * K_QBLOCK);
     for (int64_t r = r0; r < r1;) {
         int R = r1 - r >= 4 ? 4 : 1;
         tile tl;
@@ -147,6 +170,7 @@ void k_rows_x8n_avx2(const k_mat *W, const k_x8 *x, int64_t n, int64_t r0, int64
             int T = n - t >= 2 ? 2 : 1;
             for (int u = 0; u < T; u++) {
                 tl.xq[u] = x->q + (t + u) * nb * K_QBLOCK;
+                tl.xp[u] = xp ? xp + (t + u) * npb * K_QBLOCK : NULL;
                 tl.xd[u] = x->d + (t + u) * nb;
                 tl.xds[u] = x->ds + (t + u) * nb;
                 tl.y[u] = Y + (t + u) * ldy + (r - r0);
@@ -156,5 +180,6 @@ void k_rows_x8n_avx2(const k_mat *W, const k_x8 *x, int64_t n, int64_t r0, int64
         }
         r += R;
     }
+    free(xp);
     free(sc);
 }

@@ -198,17 +198,10 @@ static void rows_q8(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int
     }
 }
 
-/* q4 blocks in pairs: the quants of two adjacent blocks fill one register, whose low nibbles are
- * elements 0..15 of both blocks and whose high nibbles are elements 16..31.  x is rearranged to
- * match once per call (per pair: [A 0..15 | B 0..15], [A 16..31 | B 16..31]), so a pair costs one
- * mask, one shift and two multiply-adds, and one convert and one FMA. */
-static inline __m256i pair_q4(const uint8_t *q, __m256i xlo, __m256i xhi) {
-    const __m256i m4 = _mm256_set1_epi8(15);
-    __m256i v = _mm256_loadu_si256((const __m256i *)q);
-    __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-    /* each 16-bit sum is at most 2 * 2 * 15 * 127 = 7620: no saturation */
-    __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
-    return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
+static inline __m256i pair_q4(const uint8_t *q, const int8_t *xp) {
+    __m256i lo, hi;
+    pair_unpack(q, &lo, &hi);
+    return pair_dot(lo, hi, xp);
 }
 
 /* One q4 block of any group: y += its dot with x block i, m += its min term. */
@@ -219,12 +212,12 @@ static inline __m256 block_q4(const uint8_t *row, int64_t nb, int64_t i, const k
 }
 
 /* Blocks i and i + 1 (adjacent in one group) of any group, scales taken one by one. */
-static inline __m256 tail_pair_q4(const uint8_t *row, int64_t nb, int64_t i, const k_x8 *x, __m256i xlo, __m256i xhi,
+static inline __m256 tail_pair_q4(const uint8_t *row, int64_t nb, int64_t i, const k_x8 *x, const int8_t *xp,
                                   __m256 acc, float *m) {
     k_qref a = k_qblock(K_Q4, row, nb, i), b = k_qblock(K_Q4, row, nb, i + 1);
     *m += _cvtsh_ss(k_ld16(a.m)) * x->ds[i] + _cvtsh_ss(k_ld16(b.m)) * x->ds[i + 1];
     __m256 s = _mm256_setr_m128(_mm_set1_ps(_cvtsh_ss(k_ld16(a.d)) * x->d[i]), _mm_set1_ps(_cvtsh_ss(k_ld16(b.d)) * x->d[i + 1]));
-    return _mm256_fmadd_ps(CVT(pair_q4(a.q, xlo, xhi)), s, acc);
+    return _mm256_fmadd_ps(CVT(pair_q4(a.q, xp)), s, acc);
 }
 
 #define Q4_STACK 32768
@@ -239,11 +232,7 @@ static void rows_q4(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int
         k_rows_ref(&m, x, r0, r1, y);
         return;
     }
-    for (int64_t i = 0; i < npb; i += 2) {
-        __m256i a = XQ(i), b = XQ(i + 1);
-        _mm256_storeu_si256((__m256i *)(xp + i * K_QBLOCK), _mm256_permute2x128_si256(a, b, 0x20));
-        _mm256_storeu_si256((__m256i *)(xp + i * K_QBLOCK + 32), _mm256_permute2x128_si256(a, b, 0x31));
-    }
+    pairs_x8(x->q, npb, xp);
     for (; r + 4 <= r1; r += 4) {
         const uint8_t *w0 = W + r * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -261,10 +250,9 @@ static void rows_q4(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int
             a2 = _mm256_fmadd_ps(ld_h8(g2 + 16), xds, a2);
             a3 = _mm256_fmadd_ps(ld_h8(g3 + 16), xds, a3);
             for (int j = 0; j < 8; j += 2) {
-                __m256i xlo = _mm256_loadu_si256((const __m256i *)(xp + (i + j) * K_QBLOCK));
-                __m256i xhi = _mm256_loadu_si256((const __m256i *)(xp + (i + j) * K_QBLOCK + 32));
+                const int8_t *xj = xp + (i + j) * K_QBLOCK;
                 __m256i idx = _mm256_setr_epi32(j, j, j, j, j + 1, j + 1, j + 1, j + 1);
-#define PAIR4(g, s, a) a = _mm256_fmadd_ps(CVT(pair_q4(g + 32 + 16 * j, xlo, xhi)), _mm256_permutevar8x32_ps(s, idx), a)
+#define PAIR4(g, s, a) a = _mm256_fmadd_ps(CVT(pair_q4(g + 32 + 16 * j, xj)), _mm256_permutevar8x32_ps(s, idx), a)
                 PAIR4(g0, s0, a0);
                 PAIR4(g1, s1, a1);
                 PAIR4(g2, s2, a2);
@@ -274,12 +262,11 @@ static void rows_q4(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int
         }
         /* a shorter last group (MoE rows of 704 = 22 blocks): its pairs, then an odd block alone */
         for (int64_t i = nb8; i + 1 < nb; i += 2) {
-            __m256i xlo = _mm256_loadu_si256((const __m256i *)(xp + i * K_QBLOCK));
-            __m256i xhi = _mm256_loadu_si256((const __m256i *)(xp + i * K_QBLOCK + 32));
-            a0 = tail_pair_q4(w0, nb, i, x, xlo, xhi, a0, &mt[0]);
-            a1 = tail_pair_q4(w1, nb, i, x, xlo, xhi, a1, &mt[1]);
-            a2 = tail_pair_q4(w2, nb, i, x, xlo, xhi, a2, &mt[2]);
-            a3 = tail_pair_q4(w3, nb, i, x, xlo, xhi, a3, &mt[3]);
+            const int8_t *xi = xp + i * K_QBLOCK;
+            a0 = tail_pair_q4(w0, nb, i, x, xi, a0, &mt[0]);
+            a1 = tail_pair_q4(w1, nb, i, x, xi, a1, &mt[1]);
+            a2 = tail_pair_q4(w2, nb, i, x, xi, a2, &mt[2]);
+            a3 = tail_pair_q4(w3, nb, i, x, xi, a3, &mt[3]);
         }
         if (nb & 1) {
             a0 = block_q4(w0, nb, nb - 1, x, a0, &mt[0]);
