@@ -4,6 +4,7 @@
 #include "model/gm_int.h"
 
 #define GM_CHUNK 128           /* tokens per pass through the layers; longer feeds are split */
+#define GM_ATT_HEADS 8         /* query heads whose scores one attention task holds at once */
 
 struct gm_session {
     gm_model *m;
@@ -24,6 +25,6 @@ struct gm_session {
     float *xe, *xg, *acc;      /* MoE: [T, H] expert input, gathered rows, weighted expert sum */
     int *pick, *rows;          /* MoE: [T, k] chosen experts; [T] rows routed to one expert */
     float *pick_w, *row_w;     /* MoE: their weights */
-    float **scores;            /* per thread: [ctx] attention scores */
+    float **scores;            /* per thread: [GM_ATT_HEADS, ctx] attention scores */
 };
 #endif

@@ -64,7 +64,7 @@ int gm_session_create(gm_session **out, gm_model *m, int ctx, int rewind, char *
     s->scores = calloc((size_t)s->threads, sizeof *s->scores);
     if (!s->scores) goto oom;
     for (int t = 0; t < s->threads; t++)
-        if (!(s->scores[t] = malloc((size_t)ctx * sizeof(float)))) goto oom;
+        if (!(s->scores[t] = malloc((size_t)GM_ATT_HEADS * ctx * sizeof(float)))) goto oom;
     *out = s;
     return 0;
 oom:
