@@ -157,6 +157,34 @@ static void check_chat(fixture *f) {
     free(out);
 }
 
+/* The same logits with 1 and 3 threads as with the default: the pool's chunks then cut the rows and
+ * the attention's heads (and the heads that share a KV head) at other places. */
+static void check_threads(fixture *f, const char *dir) {
+    size_t n;
+    int32_t *ids = ids_of(key(f->g, "seq_ids"), &n);
+    float *base = malloc(n * f->V * sizeof *base), *out = malloc(n * f->V * sizeof *out);
+    char err[512] = "", name[256];
+    gm_session *s = NULL;
+    int ok = !gm_session_create(&s, f->m, (int)n, 0, err, sizeof err) && !gm_session_feed(s, ids, (int)n, base, 1, err, sizeof err);
+    gm_session_free(s);
+    for (int th = 1; th <= 3; th += 2) {
+        gm_model *m = NULL;
+        gm_load_opts o = {th, NULL, NULL};
+        s = NULL;
+        int ok2 = ok && !gm_load(&m, dir, &o, err, sizeof err) && !gm_session_create(&s, m, (int)n, 0, err, sizeof err) &&
+                  !gm_session_feed(s, ids, (int)n, out, 1, err, sizeof err);
+        double d = 0;
+        for (size_t i = 0; ok2 && i < n * (size_t)f->V; i++) d = fmax(d, fabs((double)out[i] - base[i]));
+        snprintf(name, sizeof name, "%s seq with %d thread%s: max |diff| to the default %.2e", f->name, th, th > 1 ? "s" : "", d);
+        T_CHECK(ok2 && d <= 1e-4, name, "%s", ok2 ? "logits differ" : err);
+        gm_session_free(s);
+        gm_free(m);
+    }
+    free(ids);
+    free(base);
+    free(out);
+}
+
 static void run_model(const char *name) {
     char dir[1024], path[1200], err[512];
     fixture f = {name, NULL, NULL, NULL, 0};
@@ -174,6 +202,7 @@ static void run_model(const char *name) {
         check_long(&f, 0);
         check_long(&f, 1);
         check_chat(&f);
+        check_threads(&f, dir);
     }
     gm_free(f.m);
     st_free(f.gs);
