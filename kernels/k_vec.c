@@ -83,8 +83,8 @@ void k_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
     for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * (w ? w[i] : 1.0f);
 }
 
-/* The angle is rounded to float as the reference does, then turned in double: at positions in the
- * tens of thousands a float sine would be off in the third digit. */
+/* The angle is the float32 product the reference computes; its cosine and sine are taken in double
+ * and rounded once, as before the table existed, so the logits did not move. */
 void k_rope_table(float *cs, int64_t d, const float *inv_freq, int64_t pos) {
     int64_t h = d / 2;
     for (int64_t i = 0; i < h; i++) {
