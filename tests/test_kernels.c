@@ -489,7 +489,7 @@ static void test_rope(void) {
         for (int i = 0; i < d; i++) n1 += (double)x[i] * x[i];
         norm_err = fmax(norm_err, fabs(n1 - n0) / n0);
     }
-    T_CHECK(worst < 1e-5 && norm_err < 1e-5, "rope_neox matches the direct formula and keeps the norm", "err %g %g",
+    T_CHECK(worst < 1e-5 && norm_err < 1e-5, "rope (table + apply) matches the direct formula and keeps the norm", "err %g %g",
             worst, norm_err);
     for (int i = 0; i < d; i++) x[i] = x0[i];
     float cs0[256];
