@@ -247,7 +247,6 @@ static void rows_q4(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int
     pairs_x8(x->q, npb, xp);
     for (; r + 4 <= r1; r += 4) {
         const uint8_t *w0 = W + r * rb, *w1 = w0 + rb, *w2 = w1 + rb, *w3 = w2 + rb;
-        __m256 a0, a1, a2, a3;
         float mt[4] = { 0, 0, 0, 0 };
         __m256 a[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
         for (int64_t i = 0; i < nb8; i += 8) {
@@ -277,14 +276,13 @@ static void rows_q4(const uint8_t *W, int64_t nb, const k_x8 *x, int64_t r0, int
             const uint8_t *g[4] = { w0 + nb8 * K_Q4_BYTES, w1 + nb8 * K_Q4_BYTES, w2 + nb8 * K_Q4_BYTES, w3 + nb8 * K_Q4_BYTES };
             short_group4_q4(g, (int)(nb - nb8), x->d + nb8, x->ds + nb8, xp + nb8 * K_QBLOCK, a);
         }
-        a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
         if (nb & 1) {
-            a0 = block_q4(w0, nb, nb - 1, x, a0, &mt[0]);
-            a1 = block_q4(w1, nb, nb - 1, x, a1, &mt[1]);
-            a2 = block_q4(w2, nb, nb - 1, x, a2, &mt[2]);
-            a3 = block_q4(w3, nb, nb - 1, x, a3, &mt[3]);
+            a[0] = block_q4(w0, nb, nb - 1, x, a[0], &mt[0]);
+            a[1] = block_q4(w1, nb, nb - 1, x, a[1], &mt[1]);
+            a[2] = block_q4(w2, nb, nb - 1, x, a[2], &mt[2]);
+            a[3] = block_q4(w3, nb, nb - 1, x, a[3], &mt[3]);
         }
-        _mm_storeu_ps(y + (r - r0), _mm_add_ps(hsum4(a0, a1, a2, a3), _mm_loadu_ps(mt)));
+        _mm_storeu_ps(y + (r - r0), _mm_add_ps(hsum4(a[0], a[1], a[2], a[3]), _mm_loadu_ps(mt)));
     }
     for (; r < r1; r++) {
         __m256 a = _mm256_setzero_ps();

@@ -135,7 +135,8 @@ static void attention(gm_session *s, int l, int T, int p0) {
     int64_t grain = 1;                     /* hand a thread at least ~64K multiply-adds, or do it here */
     while (grain * keys * d * 2 < 65536 && grain < (int64_t)T * nq) grain *= 2;
     int64_t share = ((int64_t)T * nq + s->threads - 1) / s->threads, group = nq / nkv;
-    if (grain < (group < share ? group : share)) grain = group < share ? group : share;   /* heads of a KV head together */
+    int64_t together = group < share ? group : share;      /* the heads of a KV head in one task */
+    if (grain < together) grain = together;
     k_pool_run(m->pool, attn_task, &job, (int64_t)T * nq, grain);                  /* 8–10 */
     linear(s, &ly->o, s->att, T, s->o);                                            /* 11 */
     rms_rows(s->o, s->o, ly->post_attn_norm, T, H, eps);                           /* 12 */
